@@ -31,7 +31,9 @@ type serverError struct {
 	err  error
 }
 
-func (e *serverError) Error() string { return fmt.Sprintf("storage server %s failed: %v", e.name, e.err) }
+func (e *serverError) Error() string {
+	return fmt.Sprintf("storage server %s failed: %v", e.name, e.err)
+}
 func (e *serverError) Unwrap() error { return e.err }
 
 // bodyReader remembers the upload body's own error so that it is not
