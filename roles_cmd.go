@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/qasmat/qasmat/roles/dev"
+	"github.com/qasmat/qasmat/roles/proxy"
 	"github.com/qasmat/qasmat/transport"
 )
 
@@ -81,6 +82,7 @@ func devCommand() *cli.Command {
 			&cli.StringFlag{Name: "data-dir", Value: "./qasmat-data", Usage: "folder for the cluster's data (kept across restarts)"},
 			&cli.IntFlag{Name: "storages", Value: 3, Usage: "number of storage servers"},
 			&cli.IntFlag{Name: "port", Value: 3000, Usage: "REST API and dashboard port on 127.0.0.1 (0 picks a free one)"},
+			&cli.StringSliceFlag{Name: "allowed-origin", Usage: "CORS origin allowed to use the API (repeatable); none means public mode (*)"},
 		}, logFlags...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -101,6 +103,11 @@ func devCommand() *cli.Command {
 			err = dev.Run(ctx, dev.Options{
 				DataDir: c.String("data-dir"), Storages: c.Int("storages"), Port: c.Int("port"),
 				Version: version, Logger: log, Out: c.App.Writer,
+				Proxy: func(o *proxy.Options) {
+					if origins := c.StringSlice("allowed-origin"); len(origins) > 0 {
+						o.AllowedOrigins = origins
+					}
+				},
 			})
 			if err != nil && isAddrInUse(err) {
 				return hintError{err: err, hint: "another program uses that port: stop it or pass --port 0 (or another port)"}
