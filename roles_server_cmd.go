@@ -1,11 +1,133 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/qasmat/qasmat/roles/proxy"
+	"github.com/qasmat/qasmat/roles/storage"
+	"github.com/qasmat/qasmat/transport"
+)
 
 func proxyCommand() *cli.Command {
-	return &cli.Command{Name: "proxy", Usage: "run the proxy", Action: func(*cli.Context) error { return errNotImplemented }}
+	return &cli.Command{
+		Name:  "proxy",
+		Usage: "run the proxy: REST API, dashboard, and the port storage servers dial",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "proxy config file (JSON, the spec's format); none means the defaults"},
+			&cli.StringFlag{Name: "data-dir", Value: "./qasmat-proxy", Usage: "folder for the catalog and the proxy's key"},
+			&cli.StringFlag{Name: "client-config", Usage: "file served as the dashboard's config/config.json"},
+		}, logFlags...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageError{msg: "proxy takes no arguments"}
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			cfg, err := loadProxyConfig(c.String("config"))
+			if err != nil {
+				return err
+			}
+			opts := proxy.Options{
+				DataDir:         c.String("data-dir"),
+				PeerListen:      net.JoinHostPort("", strconv.Itoa(cfg.peerPort)),
+				WebListen:       net.JoinHostPort(cfg.bindAddress, strconv.Itoa(cfg.webPort)),
+				AllowedOrigins:  cfg.origins,
+				TrustedProxies:  cfg.trustedProxies,
+				MaxFileSize:     cfg.maxFileSize,
+				CheckInterval:   cfg.checking,
+				RenewalDuration: cfg.renewal,
+				ExpiryDuration:  cfg.expiry,
+				Version:         version,
+				Logger:          log,
+			}
+			if cfg.pskPath != "" {
+				if opts.PSK, err = transport.LoadPSK(cfg.pskPath); err != nil {
+					return err
+				}
+			}
+			clientCfg := c.String("client-config")
+			if clientCfg == "" {
+				clientCfg = cfg.clientConfig
+			}
+			if clientCfg != "" {
+				if opts.ClientConfig, err = readSmallFile(clientCfg); err != nil {
+					return err
+				}
+			}
+			p, err := proxy.New(opts)
+			if err != nil {
+				if isAddrInUse(err) {
+					return hintError{err: err, hint: "another program uses that port: change web_configuration.bind_port or discovery_mode's proxy_port"}
+				}
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return p.Run(ctx)
+		},
+	}
 }
 
 func storageCommand() *cli.Command {
-	return &cli.Command{Name: "storage", Usage: "run a storage server", Action: func(*cli.Context) error { return errNotImplemented }}
+	return &cli.Command{
+		Name:  "storage",
+		Usage: "run a storage server that keeps shares and dials the proxy",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "storage config file (JSON, the spec's format)"},
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "this storage server's name, shown by the API (required)"},
+			&cli.StringFlag{Name: "data-dir", Usage: "folder for shares and keys (default ./qasmat-storage-NAME)"},
+		}, logFlags...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageError{msg: "storage takes no arguments"}
+			}
+			name := c.String("name")
+			if name == "" {
+				return usageError{msg: "storage needs a name: -n NAME"}
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			cfg, err := loadStorageConfig(c.String("config"))
+			if err != nil {
+				return err
+			}
+			if cfg.proxyAddress == "" {
+				return hintError{err: fmt.Errorf("local discovery (mDNS) is not available yet"),
+					hint: `use "discovery_mode": {"Remote": {"proxy_address": "HOST", "proxy_port": 49999}} in the storage config`}
+			}
+			dir := c.String("data-dir")
+			if dir == "" {
+				dir = "./qasmat-storage-" + filepath.Base(name)
+			}
+			opts := storage.Options{
+				Name: name, Location: cfg.location, DataDir: dir,
+				ProxyAddr:         net.JoinHostPort(cfg.proxyAddress, strconv.Itoa(cfg.proxyPort)),
+				ReconnectInterval: cfg.reconnect,
+				Version:           version,
+				Logger:            log,
+			}
+			if cfg.pskPath != "" {
+				if opts.PSK, err = transport.LoadPSK(cfg.pskPath); err != nil {
+					return err
+				}
+			}
+			s, err := storage.New(opts)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			ctx, stop := signalContext()
+			defer stop()
+			return s.Run(ctx)
+		},
+	}
 }

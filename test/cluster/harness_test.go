@@ -243,7 +243,7 @@ func writeJSON(t testing.TB, path string, v any) string {
 func (c *cluster) waitConnected(n int) {
 	c.t.Helper()
 	waitFor(c.t, fmt.Sprintf("%d connected storage servers", n), 30*time.Second, func() bool {
-		cfg, err := c.configuration(defaultUser)
+		cfg, err := c.configuration(probeUser)
 		return err == nil && cfg.Limit == n
 	})
 }
@@ -252,6 +252,10 @@ func (c *cluster) waitConnected(n int) {
 type user struct{ name, email string }
 
 var defaultUser = user{}
+
+// probeUser is who the harness acts as when it only checks the cluster's
+// state (private instances refuse requests without identity).
+var probeUser = user{"probe", "probe@example.test"}
 
 type apiError struct {
 	Status  int
@@ -386,3 +390,5 @@ func (c *cluster) remove(u user, name string) error {
 }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+func multipartWriter(w io.Writer) *multipart.Writer { return multipart.NewWriter(w) }
