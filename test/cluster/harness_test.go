@@ -392,3 +392,5 @@ func (c *cluster) remove(u user, name string) error {
 func urlEscape(s string) string { return url.QueryEscape(s) }
 
 func multipartWriter(w io.Writer) *multipart.Writer { return multipart.NewWriter(w) }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
