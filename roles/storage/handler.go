@@ -123,7 +123,9 @@ func (h *handler) renewPrepare(m *wire.RenewPrepare) (wire.Message, error) {
 	h.renewMu.Lock()
 	defer h.renewMu.Unlock()
 	old, err := h.shares.GetChunk(m.FileID, m.FromEpoch, m.Index)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		return wire.Errorf(wire.CodeConflict, "renew prepare: epoch %d of chunk %d is not held", m.FromEpoch, m.Index), nil
+	} else if err != nil {
 		return storeError("renew prepare", err)
 	}
 	_, index, parts, err := shamir.DecodeShareChunk(old)
