@@ -255,6 +255,47 @@ func TestCombination(t *testing.T) {
 	}
 }
 
+// TestCombinationRandom checks Eval against math/big for random weights
+// and denominators: every mix of signs, shifts and odd parts.
+func TestCombinationRandom(t *testing.T) {
+	vals := testValues(t, 6)
+	rnd := func(n int64) int64 {
+		v, _ := rand.Int(rand.Reader, big.NewInt(n))
+		return v.Int64()
+	}
+	for trial := range 300 {
+		k := 1 + int(rnd(6))
+		w := make([]int64, k)
+		for i := range w {
+			w[i] = rnd(1<<21) - 1<<20
+		}
+		d := uint64(1 + rnd(1<<40))
+		if trial%3 == 0 {
+			d = 1 << uint(rnd(64)) // powers of two, up to 2^63
+		}
+		l, err := NewCombination(w, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := make([][]byte, k)
+		sum := new(big.Int)
+		for i := range a {
+			v := &vals[int(rnd(int64(len(vals))))]
+			a[i] = make([]byte, Bytes)
+			v.PutBytes(a[i])
+			sum.Add(sum, new(big.Int).Mul(big.NewInt(w[i]), v.Big()))
+		}
+		var e Elem
+		if !l.Eval(&e, a) {
+			t.Fatal("canonical input rejected")
+		}
+		got := new(big.Int).Mul(e.Big(), new(big.Int).SetUint64(d))
+		if !e.IsCanonical() || mod(got).Cmp(mod(sum)) != 0 {
+			t.Fatalf("w=%v d=%d: wrong result", w, d)
+		}
+	}
+}
+
 func TestDivWord(t *testing.T) {
 	for _, a := range testValues(t, 4) {
 		for _, d := range []uint64{1, 2, 3, 6, 7, 64, 1<<63 + 1, ^uint64(0)} {

@@ -122,6 +122,12 @@ func TestRoundTripFarX(t *testing.T) {
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("far x round trip failed: %v", err)
 	}
+	if c, _ := NewCombiner(xs); c.comb != nil {
+		t.Fatal("expected the general (full multiplication) path for these x")
+	}
+	if c, _ := NewCombiner([]int{1, 3, 5}); c.comb == nil {
+		t.Fatal("expected the small-weight path for x = 1, 3, 5")
+	}
 }
 
 func TestPartCounts(t *testing.T) {
