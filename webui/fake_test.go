@@ -33,6 +33,7 @@ type fakeService struct {
 	retrieveErr  error                 // returned before start
 	lateErrAfter int64                 // >= 0: Retrieve fails after writing this many bytes
 	removeErr    error
+	renewErr     error
 	storageErr   error
 	readyErr     error
 
@@ -177,6 +178,22 @@ func (f *fakeService) Remove(_ context.Context, u User, name string) error {
 	}
 	delete(f.files[u.Email], name)
 	return nil
+}
+
+func (f *fakeService) Renew(_ context.Context, u User, name string) (FileInfo, error) {
+	f.note("renew", u)
+	if f.renewErr != nil {
+		return FileInfo{}, f.renewErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ff := f.files[u.Email][name]
+	if ff == nil {
+		return FileInfo{}, Errorf(ErrNotFound, "no file named %q", name)
+	}
+	ff.info.LastRenewal = testTime.Add(time.Hour)
+	ff.info.Expired = false
+	return ff.info, nil
 }
 
 func (f *fakeService) Ready(context.Context) error { return f.readyErr }

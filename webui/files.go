@@ -355,6 +355,24 @@ func (a *api) remove(c *gin.Context) {
 	a.metrics.operation("remove", outcome(c), time.Since(start))
 }
 
+// renew handles POST /api/file/renew (and /renew_file): the file's shares
+// are renewed now; the answer is the renewed file, in the later API's File
+// entry shape (with its new last_renewal).
+func (a *api) renew(c *gin.Context) {
+	start := time.Now()
+	name, err := a.fileNameField(c)
+	var f FileInfo
+	if err == nil {
+		f, err = a.svc.Renew(c.Request.Context(), user(c), name)
+	}
+	if err != nil {
+		a.fail(c, err)
+	} else {
+		ok(c, fileEntry(f))
+	}
+	a.metrics.operation("renew", outcome(c), time.Since(start))
+}
+
 // fileNameField reads the name field of a retrieve or remove: from a JSON,
 // urlencoded or multipart body, or else the URL query. The later API's
 // optional owner field must be the user's own email (sharing between users

@@ -143,21 +143,25 @@ func (a *api) filesLater(c *gin.Context) {
 	d := laterFilesData{Files: make([]laterFileEntry, 0, len(files))}
 	for _, f := range files {
 		d.AmountStored += f.Size
-		d.Files = append(d.Files, laterFileEntry{
-			File: laterFile{
-				Name:             f.Name,
-				UserID:           f.Owner,
-				DateOfProtection: jsonTime(f.DateOfProtection),
-				Threshold:        f.K,
-				ByteSize:         f.Size,
-				LastRenewal:      jsonTime(lastRenewal(f)),
-				Expired:          f.Expired,
-				Hash:             hashInts(f.Hash),
-			},
-			Storage: nonNil(f.Servers),
-		})
+		d.Files = append(d.Files, fileEntry(f))
 	}
 	ok(c, d)
+}
+
+func fileEntry(f FileInfo) laterFileEntry {
+	return laterFileEntry{
+		File: laterFile{
+			Name:             f.Name,
+			UserID:           f.Owner,
+			DateOfProtection: jsonTime(f.DateOfProtection),
+			Threshold:        f.K,
+			ByteSize:         f.Size,
+			LastRenewal:      jsonTime(lastRenewal(f)),
+			Expired:          f.Expired,
+			Hash:             hashInts(f.Hash),
+		},
+		Storage: nonNil(f.Servers),
+	}
 }
 
 // configurationData is GET /api/configuration's data.

@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Show every operation/outcome pair from the start, so rates and alerts
 	// work before the first failure.
-	for _, op := range []string{"protect", "retrieve", "remove"} {
+	for _, op := range []string{"protect", "retrieve", "remove", "renew"} {
 		for _, o := range []string{outcomeSuccess, outcomeClientError, outcomeUnavailable, outcomeServerError} {
 			m.ops.WithLabelValues(op, o)
 		}

@@ -39,6 +39,7 @@ var statusOf = []struct {
 	{ErrForbidden, http.StatusForbidden},
 	{ErrNotFound, http.StatusNotFound},
 	{ErrExists, http.StatusConflict},
+	{ErrConflict, http.StatusConflict},
 	{ErrBadThreshold, http.StatusBadRequest},
 	{ErrBadRequest, http.StatusBadRequest},
 }

@@ -93,6 +93,7 @@ func (a *api) routes() []route {
 		{http.MethodPost, "/api/file/protect", true, a.protect},
 		{http.MethodPost, "/api/file/retrieve", true, a.retrieve},
 		{http.MethodPost, "/api/file/remove", true, a.remove},
+		{http.MethodPost, "/api/file/renew", true, a.renew},
 
 		// The later documentation's routes, where their shapes differ.
 		{http.MethodGet, "/storage", true, a.storageLater},
@@ -111,6 +112,7 @@ func (a *api) routes() []route {
 			route{http.MethodPost, prefix + "/protect_file", true, a.protect},
 			route{http.MethodPost, prefix + "/retrieve_file", true, a.retrieve},
 			route{http.MethodPost, prefix + "/remove_file", true, a.remove},
+			route{http.MethodPost, prefix + "/renew_file", true, a.renew},
 		)
 	}
 	rs = append(rs, route{http.MethodGet, "/configuration", true, a.configuration})

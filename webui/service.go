@@ -47,6 +47,12 @@ type Service interface {
 	// Remove deletes u's file name.
 	Remove(ctx context.Context, u User, name string) error
 
+	// Renew renews the shares of u's file name now (proactive secret
+	// sharing) and returns the file's new description. ErrNotFound for an
+	// unknown file, ErrUnavailable if fewer than k of its storage servers
+	// are connected, ErrConflict if a renewal of it is already running.
+	Renew(ctx context.Context, u User, name string) (FileInfo, error)
+
 	// Ready reports why the proxy cannot serve requests yet, or nil.
 	Ready(ctx context.Context) error
 }
@@ -95,6 +101,7 @@ var (
 	ErrForbidden    = errors.New("forbidden")                            // 403
 	ErrNotFound     = errors.New("file not found")                       // 404
 	ErrExists       = errors.New("file name already in use")             // 409
+	ErrConflict     = errors.New("operation already in progress")        // 409
 	ErrTooLarge     = errors.New("file too large")                       // 413
 	ErrUnavailable  = errors.New("not enough storage servers connected") // 503
 )

@@ -11,6 +11,8 @@ type metrics struct {
 	removes   prometheus.Counter
 	badShares *prometheus.CounterVec
 	orphans   prometheus.Counter
+	renewals  *prometheus.CounterVec
+	expired   prometheus.Gauge
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -30,6 +32,15 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		orphans: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "qasmat_orphaned_files_swept_total", Help: "Orphaned share files deleted from storage servers."}),
 	}
-	r.MustRegister(m.connected, m.protects, m.retrieves, m.removes, m.badShares, m.orphans)
+	m.renewals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "qasmat_renewals_total",
+		Help: "Share renewals by outcome: ok, unavailable (fewer than k holders connected), busy, error."},
+		[]string{"outcome"})
+	m.expired = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "qasmat_files_expired", Help: "Files whose shares were not renewed within the expiry duration."})
+	for _, o := range []string{"ok", "unavailable", "busy", "error"} {
+		m.renewals.WithLabelValues(o)
+	}
+	r.MustRegister(m.connected, m.protects, m.retrieves, m.removes, m.badShares, m.orphans, m.renewals, m.expired)
 	return m
 }

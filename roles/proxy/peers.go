@@ -42,6 +42,26 @@ func call(ctx context.Context, c caller, m wire.Message) (wire.Message, error) {
 	return reply, nil
 }
 
+// callEncoded sends an already encoded request that expects Ok.
+func callEncoded(ctx context.Context, c caller, req []byte) error {
+	b, err := c.Call(ctx, req)
+	if err != nil {
+		return err
+	}
+	reply, err := wire.Unmarshal(b)
+	if err != nil {
+		return fmt.Errorf("undecodable reply: %w", err)
+	}
+	switch r := reply.(type) {
+	case *wire.Error:
+		return r
+	case *wire.Ok:
+		return nil
+	default:
+		return fmt.Errorf("unexpected reply %T", reply)
+	}
+}
+
 // member is a storage server the proxy knows, connected or not.
 type member struct {
 	key      [32]byte

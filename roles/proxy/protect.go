@@ -21,8 +21,9 @@ import (
 // does not grow with the file (about (sendDepth+2) x n MiB).
 const sendDepth = 2
 
-// chunkPool recycles share-chunk buffers between uploads.
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, shamir.MaxShareChunkSize); return &b }}
+// chunkPool recycles the buffers of encoded PutChunk messages between
+// uploads: each share chunk is copied once, straight into its message.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, shamir.MaxShareChunkSize+64); return &b }}
 
 // errServer marks a failure of a storage server (as opposed to the client's
 // upload body) during a protect.
@@ -120,7 +121,11 @@ func (p *Proxy) Protect(ctx context.Context, u webui.User, req webui.ProtectRequ
 		metas = append(metas, meta)
 		for i, s := range shares {
 			bp := chunkPool.Get().(*[]byte)
-			buf := append((*bp)[:0], s...)
+			buf, err := wire.Append((*bp)[:0], &wire.PutChunk{FileID: id, Epoch: 0, Index: meta.Index, Data: s})
+			if err != nil {
+				chunkPool.Put(bp)
+				return err
+			}
 			*bp = buf
 			select {
 			case queues[i] <- sendJob{index: meta.Index, buf: bp}:
@@ -198,7 +203,7 @@ func (p *Proxy) sendShares(ctx context.Context, cancel context.CancelCauseFunc, 
 	failed := false
 	for job := range q {
 		if !failed {
-			_, err := call(ctx, m.conn, &wire.PutChunk{FileID: id, Epoch: 0, Index: job.index, Data: *job.buf})
+			err := callEncoded(ctx, m.conn, *job.buf)
 			if err != nil {
 				failed = true
 				if ctx.Err() == nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport"
+	"github.com/qasmat/qasmat/transport/discovery"
 	"github.com/qasmat/qasmat/webui"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	PeerListen string // address storage servers dial, e.g. ":49999"
 	WebListen  string // REST API and dashboard, e.g. "0.0.0.0:3000"; port 0 picks a free one
 	PSK        []byte // pre-shared key of a private network, nil for public
+	// Announce answers mDNS queries (transport/discovery) with the peer port
+	// and the proxy's key, so that storage servers in Local mode find it.
+	Announce bool
 
 	AllowedOrigins []string
 	TrustedProxies []netip.Prefix
@@ -105,6 +109,8 @@ type Proxy struct {
 	inflight  map[[16]byte]struct{} // file IDs being written: never orphans
 	sweepNow  chan struct{}
 
+	renew *renewer // renewals and epoch convergence in progress (renew.go)
+
 	wg sync.WaitGroup
 }
 
@@ -133,6 +139,7 @@ func New(opts Options) (*Proxy, error) {
 		uploads:  map[string]bool{},
 		inflight: map[[16]byte]struct{}{},
 		sweepNow: make(chan struct{}, 1),
+		renew:    newRenewer(),
 		promReg:  prometheus.NewRegistry(),
 	}
 	p.promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -194,6 +201,14 @@ func (p *Proxy) Run(ctx context.Context) error {
 	p.wg.Add(2)
 	go func() { defer p.wg.Done(); p.acceptPeers(runCtx) }()
 	go func() { defer p.wg.Done(); p.sweepLoop(runCtx) }()
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.timeKeeper(runCtx) }()
+	go func() { defer p.wg.Done(); p.convergeLoop(runCtx) }()
+	if p.opts.Announce {
+		if a := p.announce(); a != nil {
+			defer a.Close()
+		}
+	}
 
 	var err error
 	select {
@@ -213,6 +228,31 @@ func (p *Proxy) Run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// announce starts answering mDNS queries. A failure is logged, not fatal:
+// storage servers in Remote mode still reach the proxy.
+func (p *Proxy) announce() *discovery.Announcer {
+	tcp, _ := p.peerLn.Addr().(*net.TCPAddr)
+	if tcp == nil {
+		return nil
+	}
+	var ips []net.IP
+	if tcp.IP.IsLoopback() {
+		p.log.Warn("not announcing the proxy on the local network: its peer port listens on loopback only", "peers", tcp.String())
+		return nil
+	}
+	if !tcp.IP.IsUnspecified() {
+		ips = []net.IP{tcp.IP} // bound to one address: announce that one
+	}
+	a, err := discovery.Announce(discovery.AnnounceOptions{Port: tcp.Port, Key: p.key.Public, IPs: ips, Logger: p.log})
+	if err != nil {
+		p.log.Error("cannot announce the proxy on the local network; storage servers need Remote mode", "err", err)
+		return nil
+	}
+	p.log.Info("announcing the proxy on the local network (mDNS)", "service", discovery.Service, "port", tcp.Port,
+		"key", transport.Fingerprint(p.key.Public))
+	return a
 }
 
 func networkMode(psk []byte) string {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"sync"
@@ -117,8 +118,9 @@ func (h *handler) stats() (wire.Message, error) {
 }
 
 // renewPrepare adds the delta to the share chunk of the old epoch and writes
-// the sum as the new epoch beside it, synced; the old epoch stays until
-// commit, so a crash at any point leaves a complete epoch.
+// the sum as the new epoch beside it (made durable by the SyncFile that
+// follows); the old epoch stays until commit, so a crash at any point leaves
+// a complete epoch.
 func (h *handler) renewPrepare(m *wire.RenewPrepare) (wire.Message, error) {
 	h.renewMu.Lock()
 	defer h.renewMu.Unlock()
@@ -143,13 +145,14 @@ func (h *handler) renewPrepare(m *wire.RenewPrepare) (wire.Message, error) {
 	if err := shamir.AddShares(next[len(old)-len(parts):], m.Delta); err != nil {
 		return wire.Errorf(wire.CodeBadRequest, "renewal delta: %v", err), nil
 	}
+	// Not synced here: the proxy sends SyncFile for ToEpoch once every
+	// chunk is prepared, one fsync per file instead of one per chunk.
 	if err := h.shares.PutChunk(m.FileID, m.ToEpoch, m.Index, next); err != nil {
 		return storeError("renew prepare", err)
 	}
-	if err := h.shares.Sync(); err != nil {
-		return storeError("renew prepare", err)
-	}
-	return &wire.Ok{}, nil
+	// The proxy records the new share chunk's digest in its catalog; it
+	// never sees the share itself.
+	return &wire.RenewPrepared{Digest: sha256.Sum256(next)}, nil
 }
 
 // storeError turns a share store failure into the wire's error reply; the

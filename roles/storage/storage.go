@@ -19,6 +19,7 @@ import (
 
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport"
+	"github.com/qasmat/qasmat/transport/discovery"
 	"github.com/qasmat/qasmat/transport/wire"
 )
 
@@ -29,6 +30,12 @@ type Options struct {
 	DataDir   string
 	ProxyAddr string // host:port of the proxy's peer port
 	PSK       []byte // pre-shared key of a private network, nil for public
+	// Discover, when set, replaces ProxyAddr: it is called before every
+	// dial (so a proxy that moved or restarted is found again) with the
+	// pinned proxy key (nil before first contact) and returns the address
+	// to dial, e.g. discovery.Find for Local mode. The address is only a
+	// suggestion: the handshake and the pin decide.
+	Discover func(ctx context.Context, pinnedKey []byte) (addr string, err error)
 	// ReconnectInterval is the longest wait between two dial attempts
 	// (proxy_reconnection_interval, default 30 s); the first retry comes
 	// within a second.
@@ -93,7 +100,11 @@ func (s *Server) PublicKey() []byte { return s.key.Public }
 
 // Run keeps a connection to the proxy until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("storage server starting", "proxy", s.opts.ProxyAddr, "key", transport.Fingerprint(s.key.Public),
+	proxyAddr := s.opts.ProxyAddr
+	if s.opts.Discover != nil {
+		proxyAddr = "discovered on the local network (mDNS)"
+	}
+	s.log.Info("storage server starting", "proxy", proxyAddr, "key", transport.Fingerprint(s.key.Public),
 		"data_dir", s.opts.DataDir)
 	wait := 500 * time.Millisecond
 	for {
@@ -117,8 +128,12 @@ func (s *Server) Run(ctx context.Context) error {
 // session dials the proxy, introduces itself and serves requests until the
 // connection drops; connected reports whether the proxy accepted it.
 func (s *Server) session(ctx context.Context) (connected bool, err error) {
+	addr, err := s.proxyAddr(ctx)
+	if err != nil {
+		return false, err
+	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err := transport.Dial(dctx, s.opts.ProxyAddr, transport.Config{Static: s.key, PSK: s.opts.PSK})
+	conn, err := transport.Dial(dctx, addr, transport.Config{Static: s.key, PSK: s.opts.PSK})
 	cancel()
 	if err != nil {
 		return false, err
@@ -174,6 +189,44 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 		<-served
 	}
 	return true, err
+}
+
+// proxyAddr is the configured address, or in Local mode the one discovery
+// suggests for the pinned proxy (or the only one announced).
+func (s *Server) proxyAddr(ctx context.Context) (string, error) {
+	if s.opts.Discover == nil {
+		return s.opts.ProxyAddr, nil
+	}
+	pinned, err := s.pinnedKey()
+	if err != nil {
+		return "", err
+	}
+	addr, err := s.opts.Discover(ctx, pinned)
+	if errors.Is(err, discovery.ErrAmbiguous) || errors.Is(err, discovery.ErrPinnedNotFound) {
+		// The operator has to act: say so loudly, not only as a retry warning.
+		s.log.Error("cannot choose a proxy on the local network", "err", err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("discovering the proxy: %w", err)
+	}
+	s.log.Debug("discovered the proxy", "addr", addr)
+	return addr, nil
+}
+
+// pinnedKey is the pinned proxy key, nil before first contact.
+func (s *Server) pinnedKey() ([]byte, error) {
+	path := filepath.Join(s.opts.DataDir, "pinned-proxy.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	pinned, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(pinned) != 32 {
+		return nil, fmt.Errorf("%s is damaged: expected 64 hex digits (delete it to pin the proxy's key again)", path)
+	}
+	return pinned, nil
 }
 
 // checkPin pins the proxy's key on first contact and refuses any other key

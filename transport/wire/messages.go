@@ -121,6 +121,13 @@ type RenewAbort struct {
 // Ok is the reply to a request that succeeded and returns nothing.
 type Ok struct{}
 
+// RenewPrepared answers RenewPrepare: Digest is the SHA-256 of the new share
+// chunk (its whole encoding) written at ToEpoch. The proxy records it in the
+// catalog for the new epoch; it cannot compute it, as it never sees shares.
+type RenewPrepared struct {
+	Digest [32]byte
+}
+
 // Error is the reply to a request that failed. It is also a Go error:
 // errors.Is(err, ErrNotFound) matches any *Error with CodeNotFound.
 type Error struct {
@@ -200,24 +207,25 @@ func truncateText(s string) string {
 	return s[:cut]
 }
 
-func (*Hello) Type() Type        { return TypeHello }
-func (*HelloReply) Type() Type   { return TypeHelloReply }
-func (*PutChunk) Type() Type     { return TypePutChunk }
-func (*SyncFile) Type() Type     { return TypeSyncFile }
-func (*GetChunk) Type() Type     { return TypeGetChunk }
-func (*ChunkData) Type() Type    { return TypeChunkData }
-func (*DeleteFile) Type() Type   { return TypeDeleteFile }
-func (*ListFiles) Type() Type    { return TypeListFiles }
-func (*FileList) Type() Type     { return TypeFileList }
-func (*Ping) Type() Type         { return TypePing }
-func (*Pong) Type() Type         { return TypePong }
-func (*Stats) Type() Type        { return TypeStats }
-func (*StatsReply) Type() Type   { return TypeStatsReply }
-func (*RenewPrepare) Type() Type { return TypeRenewPrepare }
-func (*RenewCommit) Type() Type  { return TypeRenewCommit }
-func (*RenewAbort) Type() Type   { return TypeRenewAbort }
-func (*Ok) Type() Type           { return TypeOk }
-func (*Error) Type() Type        { return TypeError }
+func (*Hello) Type() Type         { return TypeHello }
+func (*HelloReply) Type() Type    { return TypeHelloReply }
+func (*PutChunk) Type() Type      { return TypePutChunk }
+func (*SyncFile) Type() Type      { return TypeSyncFile }
+func (*GetChunk) Type() Type      { return TypeGetChunk }
+func (*ChunkData) Type() Type     { return TypeChunkData }
+func (*DeleteFile) Type() Type    { return TypeDeleteFile }
+func (*ListFiles) Type() Type     { return TypeListFiles }
+func (*FileList) Type() Type      { return TypeFileList }
+func (*Ping) Type() Type          { return TypePing }
+func (*Pong) Type() Type          { return TypePong }
+func (*Stats) Type() Type         { return TypeStats }
+func (*StatsReply) Type() Type    { return TypeStatsReply }
+func (*RenewPrepare) Type() Type  { return TypeRenewPrepare }
+func (*RenewCommit) Type() Type   { return TypeRenewCommit }
+func (*RenewAbort) Type() Type    { return TypeRenewAbort }
+func (*Ok) Type() Type            { return TypeOk }
+func (*Error) Type() Type         { return TypeError }
+func (*RenewPrepared) Type() Type { return TypeRenewPrepared }
 
 // Hello: name, location, software version (uvarint-prefixed), free, total (u64).
 
@@ -526,6 +534,18 @@ func (m *RenewAbort) decode(r *reader) (err error) {
 		return err
 	}
 	m.Epoch, err = r.u32("epoch")
+	return err
+}
+
+// RenewPrepared: digest (32 bytes).
+
+func (m *RenewPrepared) check() error { return nil }
+
+func (m *RenewPrepared) append(b []byte) []byte { return append(b, m.Digest[:]...) }
+
+func (m *RenewPrepared) decode(r *reader) (err error) {
+	b, err := r.take(len(m.Digest), "digest")
+	copy(m.Digest[:], b)
 	return err
 }
 

@@ -29,24 +29,25 @@ type Type uint8
 
 // Message types. Numbers are never reused; a new message gets a new number.
 const (
-	TypeHello        Type = 1
-	TypeHelloReply   Type = 2
-	TypePutChunk     Type = 3
-	TypeSyncFile     Type = 4
-	TypeGetChunk     Type = 5
-	TypeChunkData    Type = 6
-	TypeDeleteFile   Type = 7
-	TypeListFiles    Type = 8
-	TypeFileList     Type = 9
-	TypePing         Type = 10
-	TypePong         Type = 11
-	TypeStats        Type = 12
-	TypeStatsReply   Type = 13
-	TypeRenewPrepare Type = 14
-	TypeRenewCommit  Type = 15
-	TypeRenewAbort   Type = 16
-	TypeOk           Type = 17
-	TypeError        Type = 18
+	TypeHello         Type = 1
+	TypeHelloReply    Type = 2
+	TypePutChunk      Type = 3
+	TypeSyncFile      Type = 4
+	TypeGetChunk      Type = 5
+	TypeChunkData     Type = 6
+	TypeDeleteFile    Type = 7
+	TypeListFiles     Type = 8
+	TypeFileList      Type = 9
+	TypePing          Type = 10
+	TypePong          Type = 11
+	TypeStats         Type = 12
+	TypeStatsReply    Type = 13
+	TypeRenewPrepare  Type = 14
+	TypeRenewCommit   Type = 15
+	TypeRenewAbort    Type = 16
+	TypeOk            Type = 17
+	TypeError         Type = 18
+	TypeRenewPrepared Type = 19
 )
 
 var typeNames = map[Type]string{
@@ -56,6 +57,7 @@ var typeNames = map[Type]string{
 	TypePing: "Ping", TypePong: "Pong", TypeStats: "Stats", TypeStatsReply: "StatsReply",
 	TypeRenewPrepare: "RenewPrepare", TypeRenewCommit: "RenewCommit",
 	TypeRenewAbort: "RenewAbort", TypeOk: "Ok", TypeError: "Error",
+	TypeRenewPrepared: "RenewPrepared",
 }
 
 func (t Type) String() string {
@@ -171,6 +173,8 @@ func newMessage(t Type) Message {
 		return new(Ok)
 	case TypeError:
 		return new(Error)
+	case TypeRenewPrepared:
+		return new(RenewPrepared)
 	}
 	return nil
 }

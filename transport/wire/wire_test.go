@@ -42,6 +42,8 @@ func samples() []Message {
 		&RenewPrepare{FileID: testID(10), FromEpoch: 3, ToEpoch: 4, Index: 9, Delta: bytes.Repeat([]byte{1, 2, 3}, 400)},
 		&RenewCommit{FileID: testID(11), Epoch: 4},
 		&RenewAbort{FileID: testID(12), Epoch: 4},
+		&RenewPrepared{Digest: [32]byte{1, 2, 3, 31: 0xFF}},
+		&RenewPrepared{},
 		&Ok{},
 		&Error{Code: CodeNotFound, Message: "no chunk 3 of file 0102... at epoch 2"},
 		&Error{Code: Code(999)},
