@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"context"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -11,6 +11,7 @@ import (
 	"github.com/qasmat/qasmat/roles/proxy"
 	"github.com/qasmat/qasmat/roles/storage"
 	"github.com/qasmat/qasmat/transport"
+	"github.com/qasmat/qasmat/transport/discovery"
 )
 
 func proxyCommand() *cli.Command {
@@ -37,6 +38,7 @@ func proxyCommand() *cli.Command {
 			opts := proxy.Options{
 				DataDir:         c.String("data-dir"),
 				PeerListen:      net.JoinHostPort("", strconv.Itoa(cfg.peerPort)),
+				Announce:        cfg.local, // Local mode: storage servers find the proxy by mDNS
 				WebListen:       net.JoinHostPort(cfg.bindAddress, strconv.Itoa(cfg.webPort)),
 				AllowedOrigins:  cfg.origins,
 				TrustedProxies:  cfg.trustedProxies,
@@ -100,20 +102,23 @@ func storageCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.proxyAddress == "" {
-				return hintError{err: fmt.Errorf("local discovery (mDNS) is not available yet"),
-					hint: `use "discovery_mode": {"Remote": {"proxy_address": "HOST", "proxy_port": 49999}} in the storage config`}
-			}
 			dir := c.String("data-dir")
 			if dir == "" {
 				dir = "./qasmat-storage-" + filepath.Base(name)
 			}
 			opts := storage.Options{
 				Name: name, Location: cfg.location, DataDir: dir,
-				ProxyAddr:         net.JoinHostPort(cfg.proxyAddress, strconv.Itoa(cfg.proxyPort)),
 				ReconnectInterval: cfg.reconnect,
 				Version:           version,
 				Logger:            log,
+			}
+			if cfg.local || cfg.proxyAddress == "" {
+				// Local mode: find the proxy by mDNS before every dial.
+				opts.Discover = func(ctx context.Context, pinned []byte) (string, error) {
+					return discovery.Find(ctx, discovery.BrowseOptions{Logger: log}, pinned)
+				}
+			} else {
+				opts.ProxyAddr = net.JoinHostPort(cfg.proxyAddress, strconv.Itoa(cfg.proxyPort))
 			}
 			if cfg.pskPath != "" {
 				if opts.PSK, err = transport.LoadPSK(cfg.pskPath); err != nil {
