@@ -16,8 +16,6 @@ import (
 	"github.com/qasmat/qasmat/transport"
 )
 
-var errNotImplemented = errors.New("not implemented yet")
-
 var logFlags = []cli.Flag{
 	&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"QASMAT_LOG_LEVEL"}},
 	&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"QASMAT_LOG_FORMAT"}},
@@ -49,9 +47,7 @@ func roleCommands() []*cli.Command {
 	return []*cli.Command{
 		proxyCommand(),
 		storageCommand(),
-		{Name: "kms-sim", Usage: "run an ETSI GS QKD 014 key manager simulator", Action: func(*cli.Context) error {
-			return hintError{err: errNotImplemented, hint: "the QKD key manager simulator is not built yet"}
-		}},
+		kmsSimCommand(),
 		devCommand(),
 		{
 			Name:      "keygen",
