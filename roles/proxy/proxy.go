@@ -110,6 +110,8 @@ type Proxy struct {
 	sweepNow  chan struct{}
 
 	renew *renewer // renewals and epoch convergence in progress (renew.go)
+	// readers pins the epochs that downloads are reading (readers.go).
+	readers *epochReaders
 
 	wg sync.WaitGroup
 }
@@ -140,6 +142,7 @@ func New(opts Options) (*Proxy, error) {
 		inflight: map[[16]byte]struct{}{},
 		sweepNow: make(chan struct{}, 1),
 		renew:    newRenewer(),
+		readers:  newEpochReaders(),
 		promReg:  prometheus.NewRegistry(),
 	}
 	p.promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -199,8 +199,20 @@ func (p *Proxy) renewFile(ctx context.Context, rec store.FileRecord) (store.File
 	}
 	testCrashPoint("renew-after-commit")
 
-	// Cleanup: every holder drops the old epoch. One that misses it is
-	// converged later (RenewCommit is idempotent).
+	// Cleanup: every holder drops the old epoch, once the downloads that
+	// began before the commit are done with it (they read the old epoch's
+	// shares). One that misses it is converged later (RenewCommit is
+	// idempotent). The claim is held meanwhile, so no other renewal or
+	// convergence step touches the file's epochs.
+	if n := p.readers.count(rec.ID, from); n > 0 {
+		p.log.Info("renewal: waiting for downloads of the previous epoch", "file_id", fmt.Sprintf("%x", rec.ID[:4]), "downloads", n)
+		wctx, wcancel := context.WithTimeout(context.Background(), readerWait)
+		if !p.readers.wait(wctx, rec.ID, from) {
+			p.log.Warn("renewal: downloads of the previous epoch are still running; dropping it anyway",
+				"file_id", fmt.Sprintf("%x", rec.ID[:4]), "waited", readerWait)
+		}
+		wcancel()
+	}
 	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	settled := true
@@ -254,6 +266,9 @@ func (p *Proxy) prepareAll(ctx context.Context, rec store.FileRecord, holders []
 			if err != nil {
 				cancel(fmt.Errorf("chunk %d: %w", i, err))
 				return
+			}
+			if i == 0 && rec.Chunks > 1 {
+				testCrashPoint("renew-during-prepare")
 			}
 			cr := store.ChunkRecord{Commitment: old.Commitment, Digests: make([][32]byte, len(holders))}
 			for h := range holders {

@@ -34,13 +34,14 @@ type slot struct {
 type fetcher struct {
 	p      *Proxy
 	rec    store.FileRecord
+	chunks []store.ChunkRecord // of rec.Epoch, read when the download began
 	chosen []slot
 	spare  []slot
 	combs  map[string]*shamir.Combiner
 }
 
-func (p *Proxy) newFetcher(rec store.FileRecord) (*fetcher, error) {
-	f := &fetcher{p: p, rec: rec, combs: map[string]*shamir.Combiner{}}
+func (p *Proxy) newFetcher(rec store.FileRecord, chunks []store.ChunkRecord) (*fetcher, error) {
+	f := &fetcher{p: p, rec: rec, chunks: chunks, combs: map[string]*shamir.Combiner{}}
 	var avail []slot
 	var missing []string
 	pings := map[[32]byte]float64{}
@@ -107,11 +108,11 @@ type fetched struct {
 // match the catalog, falling back to spare servers.
 func (f *fetcher) fetch(ctx context.Context, index uint32) fetched {
 	out := fetched{index: index}
-	rec, err := f.p.catalog.Chunk(f.rec.ID, f.rec.Epoch, index)
-	if err != nil {
-		out.err = fmt.Errorf("reading chunk %d from the catalog: %w", index, err)
+	if int(index) >= len(f.chunks) {
+		out.err = fmt.Errorf("chunk %d has no record in the catalog", index)
 		return out
 	}
+	rec := f.chunks[index]
 	// The chunk's plaintext length follows from the file size: every chunk
 	// but the last is full.
 	plain := f.rec.Size - int64(index)*shamir.ChunkPlainSize
@@ -179,13 +180,12 @@ func (p *Proxy) reportBadShare(server string, index uint32, err error) {
 // against their digests and the rebuilt chunk against its Pedersen
 // commitment before a byte of it is written (invariant 5).
 func (p *Proxy) Retrieve(ctx context.Context, u webui.User, name string, start func(webui.FileInfo) io.Writer) error {
-	rec, err := p.catalog.GetFile(u.Email, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return webui.Errorf(webui.ErrNotFound, "there is no file named %q", name)
-	} else if err != nil {
+	rec, chunks, release, err := p.openForRead(u, name)
+	if err != nil {
 		return err
 	}
-	f, err := p.newFetcher(rec)
+	defer release()
+	f, err := p.newFetcher(rec, chunks)
 	if err != nil {
 		p.metrics.retrieves.WithLabelValues("unavailable").Inc()
 		return err

@@ -150,10 +150,12 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 			if err != nil {
 				return wire.Marshal(wire.Errorf(wire.CodeBadRequest, "%v", err))
 			}
+			crashBefore(m)
 			reply, err := s.h.handle(hctx, m)
 			if err != nil {
 				return nil, err
 			}
+			crashAfter(m)
 			return wire.Marshal(reply)
 		})
 	}()

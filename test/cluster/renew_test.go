@@ -244,15 +244,18 @@ func TestRenewChangesSharesAndKeepsFile(t *testing.T) {
 	}
 }
 
-// The proxy dies after every holder prepared but before the catalog commit,
-// and (separately) after the commit but before the holders dropped the old
-// epoch. After a restart the file retrieves and every server holds exactly
+// The proxy dies while the holders prepare, after every holder prepared but
+// before the catalog commit, and (separately) after the commit but before
+// the holders dropped the old epoch. After a restart the file retrieves and every server holds exactly
 // the catalog's epoch.
 func TestRenewCrashPoints(t *testing.T) {
 	for _, tc := range []struct {
 		point string
 		epoch uint32
-	}{{"renew-after-prepare", 0}, {"renew-after-commit", 1}} {
+		// both: every server holds both epochs at the crash (a prepare
+		// cut short may not have reached the disk yet).
+		both bool
+	}{{"renew-during-prepare", 0, false}, {"renew-after-prepare", 0, true}, {"renew-after-commit", 1, true}} {
 		t.Run(tc.point, func(t *testing.T) {
 			c := newCluster(t, clusterOpts{storages: 3})
 			data := make([]byte, 1_500_000)
@@ -277,7 +280,7 @@ func TestRenewCrashPoints(t *testing.T) {
 			st := c.readSharesNoWait(t)
 			for i, name := range c.names {
 				for _, epochs := range st[i] {
-					if len(epochs) != 2 {
+					if tc.both && len(epochs) != 2 {
 						t.Fatalf("%s holds %d epochs at the crash, want 2", name, len(epochs))
 					}
 				}
@@ -470,4 +473,118 @@ func TestRenewStorageKilledMidway(t *testing.T) {
 		}
 	}
 	c.mustRetrieve(t, "k.bin", data)
+}
+
+// A download that began before a renewal commits keeps reading the epoch it
+// started with: the renewal drops the old shares only after the download is
+// done, and the download returns the exact file.
+func TestRenewDuringDownload(t *testing.T) {
+	c := newCluster(t, clusterOpts{storages: 3})
+	data := make([]byte, 40<<20) // 41 chunks: far more than socket buffers hold
+	rand.Read(data)
+	if err := c.protectBytes(defaultUser, "d.bin", 2, data); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.do(defaultUser, "POST", "/api/file/retrieve", "application/x-www-form-urlencoded",
+		strings.NewReader("name=d.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-File-Integrity") != "true" {
+		t.Fatalf("retrieve: HTTP %d, integrity %q", resp.StatusCode, resp.Header.Get("X-File-Integrity"))
+	}
+	head := make([]byte, 1<<20)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	renewed := make(chan error, 1)
+	go func() { renewed <- c.renew(defaultUser, "d.bin") }()
+	// The renewal commits, then waits for this download.
+	waitFor(t, "the renewal to wait for the download", 60*time.Second, func() bool {
+		return strings.Contains(c.proxy.log(), "waiting for downloads of the previous epoch")
+	})
+	select {
+	case err := <-renewed:
+		t.Fatalf("the renewal finished (%v) while a download of the old epoch was still reading", err)
+	default:
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the download broke after the renewal committed: %v", err)
+	}
+	if !bytes.Equal(append(head, rest...), data) {
+		t.Fatal("the download overlapping a renewal returned different bytes")
+	}
+	select {
+	case err := <-renewed:
+		if err != nil {
+			t.Fatalf("renewal: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the renewal did not finish after the download ended")
+	}
+	c.mustRetrieve(t, "d.bin", data)
+	// Every server now holds only the new epoch.
+	for i, st := range c.readShares(t) {
+		if _, e, _ := st.only(t, c.names[i]); e != 1 {
+			t.Fatalf("%s holds epoch %d after the renewal, want 1", c.names[i], e)
+		}
+	}
+}
+
+// A storage server dies after it synced the prepared epoch but before the
+// proxy heard it (the renewal aborts: nothing changes), and (separately)
+// after the proxy committed but before the server dropped the old epoch (the
+// renewal stands). Restarted, the server converges to the catalog's epoch.
+func TestRenewStorageCrashPoints(t *testing.T) {
+	for _, tc := range []struct {
+		point   string
+		renewOK bool
+		epoch   uint32
+	}{{"storage-after-prepare", false, 0}, {"storage-before-cleanup", true, 1}} {
+		t.Run(tc.point, func(t *testing.T) {
+			c := newCluster(t, clusterOpts{storages: 3})
+			data := make([]byte, 1_500_000)
+			rand.Read(data)
+			if err := c.protectBytes(defaultUser, "s.bin", 2, data); err != nil {
+				t.Fatal(err)
+			}
+			victim := c.storages[1]
+			victim.stop()
+			victim.env = []string{"QASMAT_TEST_CRASH=" + tc.point}
+			victim.restart()
+			c.waitConnected(3)
+			err := c.renew(defaultUser, "s.bin")
+			if tc.renewOK && err != nil {
+				t.Fatalf("renewal with a holder dying at cleanup: %v, want success", err)
+			}
+			var ae *apiError
+			if !tc.renewOK && (!errors.As(err, &ae) || ae.Status != 503) {
+				t.Fatalf("renewal with a holder dying before it confirmed its prepare: %v, want HTTP 503", err)
+			}
+			select {
+			case <-victim.done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the storage server did not exit at the crash point")
+			}
+			if !strings.Contains(victim.log(), "QASMAT_TEST_CRASH="+tc.point) {
+				t.Fatal("the storage server's log does not show the crash point")
+			}
+			// Two of three holders are enough to read it meanwhile.
+			c.mustRetrieve(t, "s.bin", data)
+			victim.env = nil
+			victim.restart()
+			c.waitConnected(3)
+			c.mustRetrieve(t, "s.bin", data)
+			time.Sleep(3 * time.Second) // the convergence pass runs each second
+			st := c.readShares(t)
+			for i, name := range c.names {
+				if _, e, _ := st[i].only(t, name); e != tc.epoch {
+					t.Fatalf("%s converged to epoch %d, want %d", name, e, tc.epoch)
+				}
+			}
+			c.mustRetrieve(t, "s.bin", data)
+		})
+	}
 }
