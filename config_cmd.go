@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"time"
 
+	"github.com/qasmat/qasmat/kms"
 	"github.com/qasmat/qasmat/roles/config"
 )
 
@@ -23,6 +26,7 @@ type proxySettings struct {
 	checking       time.Duration
 	renewal        time.Duration
 	expiry         time.Duration
+	kms            *config.KMS
 }
 
 // storageSettings are the resolved values main needs from a storage config.
@@ -33,6 +37,7 @@ type storageSettings struct {
 	pskPath      string
 	location     string
 	reconnect    time.Duration
+	kms          *config.KMS
 }
 
 // loadProxyConfig reads a proxy config file strictly (roles/config); an
@@ -55,6 +60,7 @@ func loadProxyConfig(path string) (proxySettings, error) {
 		checking:       c.TimeKeeper.CheckingInterval,
 		renewal:        c.TimeKeeper.RenewalDuration,
 		expiry:         c.TimeKeeper.ExpiryDuration,
+		kms:            c.Network.KMS,
 	}, nil
 }
 
@@ -72,6 +78,7 @@ func loadStorageConfig(path string) (storageSettings, error) {
 		pskPath:      c.Network.PresharedKeyPath,
 		location:     c.Location,
 		reconnect:    c.ReconnectionInterval,
+		kms:          c.Network.KMS,
 	}, nil
 }
 
@@ -82,4 +89,29 @@ func readSmallFile(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// transitLinks connects a node to its QKD key manager from the config's
+// encryption_and_kms; nil without one. defaultSAE is this node's SAE ID
+// unless the config names one ("proxy", or the storage server's name).
+func transitLinks(k *config.KMS, defaultSAE string) (*kms.Links, error) {
+	if k == nil {
+		return nil, nil
+	}
+	mode, err := kms.ParseMode(string(k.Mode))
+	if err != nil {
+		return nil, err
+	}
+	sae := k.SAEID
+	if sae == "" {
+		sae = defaultSAE
+	}
+	l, err := kms.NewLinks(kms.LinksConfig{
+		Mode: mode, Address: net.JoinHostPort(k.Address, fmt.Sprint(k.Port)), SAEID: sae,
+		CACertificate: k.CACertificate, ClientCertificate: k.ClientCertificate, ClientKey: k.ClientKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encryption_and_kms: %w", err)
+	}
+	return l, nil
 }

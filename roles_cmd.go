@@ -79,10 +79,18 @@ func devCommand() *cli.Command {
 			&cli.IntFlag{Name: "storages", Value: 3, Usage: "number of storage servers"},
 			&cli.IntFlag{Name: "port", Value: 3000, Usage: "REST API and dashboard port on 127.0.0.1 (0 picks a free one)"},
 			&cli.StringSliceFlag{Name: "allowed-origin", Usage: "CORS origin allowed to use the API (repeatable); none means public mode (*)"},
+			&cli.StringFlag{Name: "kms", Usage: "AES or OTP: run a QKD key manager simulator (ETSI GS QKD 014) and seal shares in transit with its keys"},
+			&cli.Float64Flag{Name: "kms-rate", Value: dev.DefaultKMSRate, Usage: "with --kms: the simulated QKD link's key rate, bits per second"},
 		}, logFlags...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usageError{msg: "dev takes no arguments"}
+			}
+			if m := c.String("kms"); m != "" && m != "AES" && m != "OTP" {
+				return usageError{msg: fmt.Sprintf("--kms: %q is not AES or OTP", m)}
+			}
+			if r := c.Float64("kms-rate"); r <= 0 {
+				return usageError{msg: fmt.Sprintf("--kms-rate: %v is not a positive number of bits per second", r)}
 			}
 			if n := c.Int("storages"); n < 2 || n > 64 {
 				return usageError{msg: fmt.Sprintf("--storages: %d is not between 2 and 64", n)}
@@ -98,6 +106,7 @@ func devCommand() *cli.Command {
 			defer stop()
 			err = dev.Run(ctx, dev.Options{
 				DataDir: c.String("data-dir"), Storages: c.Int("storages"), Port: c.Int("port"),
+				KMS: c.String("kms"), KMSRate: c.Float64("kms-rate"),
 				Version: version, Logger: log, Out: c.App.Writer,
 				Proxy: func(o *proxy.Options) {
 					if origins := c.StringSlice("allowed-origin"); len(origins) > 0 {

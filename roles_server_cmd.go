@@ -54,6 +54,14 @@ func proxyCommand() *cli.Command {
 					return err
 				}
 			}
+			if opts.Transit, err = transitLinks(cfg.kms, "proxy"); err != nil {
+				return err
+			}
+			if cfg.kms != nil {
+				opts.PeerSAEIDs = cfg.kms.PeerSAEIDs
+				log.Info("shares in transit are sealed with QKD keys", "mode", cfg.kms.Mode,
+					"key_manager", opts.Transit.Address(), "sae_id", opts.Transit.Self())
+			}
 			clientCfg := c.String("client-config")
 			if clientCfg == "" {
 				clientCfg = cfg.clientConfig
@@ -124,6 +132,14 @@ func storageCommand() *cli.Command {
 				if opts.PSK, err = transport.LoadPSK(cfg.pskPath); err != nil {
 					return err
 				}
+			}
+			if opts.Transit, err = transitLinks(cfg.kms, name); err != nil {
+				return err
+			}
+			if cfg.kms != nil {
+				opts.ProxySAE = cfg.kms.PeerSAEIDs["proxy"]
+				log.Info("shares in transit are sealed with QKD keys", "mode", cfg.kms.Mode,
+					"key_manager", opts.Transit.Address(), "sae_id", opts.Transit.Self())
 			}
 			s, err := storage.New(opts)
 			if err != nil {

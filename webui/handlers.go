@@ -15,6 +15,9 @@ type storageData struct {
 	Hosts     []string  `json:"hosts"`
 	Pings     []float64 `json:"pings"` // milliseconds; -1 when not connected
 	Connected []bool    `json:"connected"`
+	// Transit is each server's QKD transit link state (absent without
+	// QKD): "ok", "unused", or the last error.
+	Transit []string `json:"transit,omitempty"`
 }
 
 func (a *api) storage(c *gin.Context) {
@@ -40,6 +43,9 @@ func (a *api) storage(c *gin.Context) {
 		d.Hosts = append(d.Hosts, s.Host)
 		d.Pings = append(d.Pings, ping)
 		d.Connected = append(d.Connected, s.Connected)
+		if a.opts.Transit != "" {
+			d.Transit = append(d.Transit, s.Transit)
+		}
 	}
 	ok(c, d)
 }
@@ -51,6 +57,7 @@ type laterServer struct {
 	Location  string   `json:"location,omitempty"`
 	Ping      *float64 `json:"ping,omitempty"` // absent when not connected
 	Connected bool     `json:"connected"`
+	Transit   string   `json:"transit,omitempty"` // QKD transit link state, absent without QKD
 }
 
 func (a *api) storageLater(c *gin.Context) {
@@ -61,7 +68,7 @@ func (a *api) storageLater(c *gin.Context) {
 	}
 	out := make([]laterServer, 0, len(servers))
 	for _, s := range servers {
-		ls := laterServer{Name: s.Name, Host: s.Host, Location: s.Location, Connected: s.Connected}
+		ls := laterServer{Name: s.Name, Host: s.Host, Location: s.Location, Connected: s.Connected, Transit: s.Transit}
 		if s.Connected {
 			ping := s.PingMs
 			ls.Ping = &ping
@@ -169,6 +176,9 @@ type configurationData struct {
 	Version     string `json:"version"`
 	Limit       int    `json:"limit"` // connected storage servers: the largest threshold
 	MaxFileSize int64  `json:"max_file_size"`
+	// Transit is the QKD transit mode of the shares, "AES" or "OTP";
+	// absent without QKD, so the spec's shape is unchanged.
+	Transit string `json:"transit,omitempty"`
 }
 
 func (a *api) configuration(c *gin.Context) {
@@ -183,7 +193,7 @@ func (a *api) configuration(c *gin.Context) {
 			limit++
 		}
 	}
-	ok(c, configurationData{Version: a.opts.Version, Limit: limit, MaxFileSize: a.maxSize})
+	ok(c, configurationData{Version: a.opts.Version, Limit: limit, MaxFileSize: a.maxSize, Transit: a.opts.Transit})
 }
 
 func (a *api) ping(c *gin.Context) { ok(c, "pong") }

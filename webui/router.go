@@ -46,6 +46,9 @@ type Options struct {
 	MaxFileSize int64
 	// Version is reported by /api/configuration.
 	Version string
+	// Transit is the QKD transit mode ("AES", "OTP"), "" without QKD;
+	// reported by /api/configuration and per server by /api/storage.
+	Transit string
 	// ClientConfig, when set, is served as /config/config.json instead of
 	// the default (it must be a JSON object).
 	ClientConfig []byte

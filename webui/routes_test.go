@@ -107,6 +107,17 @@ func TestFilesNeverRenewedShowsProtectionDate(t *testing.T) {
 	}
 }
 
+func TestConfigurationShowsQKDTransit(t *testing.T) {
+	h, _ := testRouter(t, newFake(), Options{AllowedOrigins: []string{"*"}, Version: "1", MaxFileSize: 4096, Transit: "OTP"})
+	data := wantSuccess(t, get("/api/configuration", alice).do(h))
+	if got := keys(t, data); got != "limit,max_file_size,transit,version" {
+		t.Fatalf("keys %q, want transit beside the spec's keys", got)
+	}
+	if m := data.(map[string]any)["transit"]; m != "OTP" {
+		t.Fatalf("transit %v, want OTP", m)
+	}
+}
+
 func TestConfigurationShape(t *testing.T) {
 	h, _ := testRouter(t, newFake(), Options{AllowedOrigins: []string{"*"}, Version: "1.2.3", MaxFileSize: 4096})
 	for _, p := range []string{"/api/configuration", "/configuration"} {

@@ -71,6 +71,10 @@ type StorageInfo struct {
 	Host      string
 	PingMs    float64 // round trip of the last ping; ignored when not Connected
 	Connected bool
+	// Transit is the state of the server's QKD transit link: "" without
+	// QKD, "ok", "unused" (no transfer yet) or the last error (key manager
+	// down, keys exhausted).
+	Transit string
 }
 
 // FileInfo describes one protected file.

@@ -72,13 +72,35 @@ func TestExampleStorageLocal(t *testing.T) {
 	}
 }
 
+func TestExampleQKD(t *testing.T) {
+	p, err := LoadProxy(filepath.Join(examples, "proxy-qkd.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &KMS{Mode: KMSModeAES, Address: "kme-a.example.com", Port: 8443, SAEID: "proxy",
+		CACertificate: "/etc/qasmat/kms/ca.pem", ClientCertificate: "/etc/qasmat/kms/sae-proxy.pem", ClientKey: "/etc/qasmat/kms/sae-proxy-key.pem"}
+	if !reflect.DeepEqual(p.Network.KMS, want) {
+		t.Fatalf("proxy-qkd.json KMS:\n got %+v\nwant %+v", p.Network.KMS, want)
+	}
+	s, err := LoadStorage(filepath.Join(examples, "storage-qkd.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := s.Network.KMS
+	if k == nil || k.Mode != KMSModeAES || k.SAEID != "s1" || k.PeerSAEIDs["proxy"] != "proxy" || k.Address != "kme-b.example.com" ||
+		k.ClientCertificate != "/etc/qasmat/kms/sae-s1.pem" || !s.Network.Private() {
+		t.Fatalf("storage-qkd.json: %+v %+v", s.Network, k)
+	}
+}
+
 // TestEveryExampleIsTested keeps this file in step with configs/.
 func TestEveryExampleIsTested(t *testing.T) {
 	entries, err := os.ReadDir(examples)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tested := map[string]bool{"proxy.json": true, "proxy-private.json": true, "storage.json": true, "storage-local.json": true}
+	tested := map[string]bool{"proxy.json": true, "proxy-private.json": true, "storage.json": true, "storage-local.json": true,
+		"proxy-qkd.json": true, "storage-qkd.json": true}
 	for _, e := range entries {
 		if filepath.Ext(e.Name()) == ".json" && !tested[e.Name()] {
 			t.Errorf("configs/%s has no test in examples_test.go", e.Name())

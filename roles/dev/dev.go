@@ -28,9 +28,22 @@ type Options struct {
 	Logger   *slog.Logger
 	Out      io.Writer // where the welcome text goes
 
+	// KMS, "AES" or "OTP", runs a key manager simulator (ETSI GS QKD 014,
+	// HTTPS with client certificates) with the cluster and seals every
+	// share in transit with its keys; "" runs without. KMSRate is the
+	// simulated QKD link's key rate in bits per second (default
+	// DefaultKMSRate).
+	KMS     string
+	KMSRate float64
+
 	// Proxy lets callers adjust the proxy's options (tests, flags).
 	Proxy func(*proxy.Options)
 }
+
+// DefaultKMSRate is the key rate of `qasmat dev --kms`: a fast link (1
+// Gbit/s) so that OTP mode protects files of a few MB at once; real QKD
+// links are slower (see docs/design.md, "QKD transit").
+const DefaultKMSRate = 1e9
 
 // Run starts the cluster and serves until ctx ends.
 func Run(ctx context.Context, o Options) error {
@@ -46,6 +59,24 @@ func Run(ctx context.Context, o Options) error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	names := make([]string, o.Storages)
+	for i := range names {
+		names[i] = fmt.Sprintf("storage-%d", i+1)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, o.Storages+2)
+	var q *qkd
+	if o.KMS != "" {
+		wg.Add(1)
+		var err error
+		if q, err = startQKD(ctx, o, names, errs, wg.Done); err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+	}
 	popts := proxy.Options{
 		DataDir:    filepath.Join(o.DataDir, "proxy"),
 		PeerListen: "127.0.0.1:0",
@@ -53,17 +84,23 @@ func Run(ctx context.Context, o Options) error {
 		Version:    o.Version,
 		Logger:     o.Logger.With("role", "proxy"),
 	}
+	if q != nil {
+		var err error
+		if popts.Transit, err = q.links("proxy"); err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+	}
 	if o.Proxy != nil {
 		o.Proxy(&popts)
 	}
 	p, err := proxy.New(popts)
 	if err != nil {
+		cancel()
+		wg.Wait()
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, o.Storages+1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -72,9 +109,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 		cancel()
 	}()
-	for i := 1; i <= o.Storages; i++ {
-		name := fmt.Sprintf("storage-%d", i)
-		s, err := storage.New(storage.Options{
+	for _, name := range names {
+		sopts := storage.Options{
 			Name:              name,
 			Location:          "local",
 			DataDir:           filepath.Join(o.DataDir, name),
@@ -83,7 +119,15 @@ func Run(ctx context.Context, o Options) error {
 			ReconnectInterval: 2 * time.Second,
 			Version:           o.Version,
 			Logger:            o.Logger.With("role", "storage"),
-		})
+		}
+		if q != nil {
+			if sopts.Transit, err = q.links(name); err != nil {
+				cancel()
+				wg.Wait()
+				return err
+			}
+		}
+		s, err := storage.New(sopts)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -100,6 +144,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Out != nil {
 		printWelcome(o.Out, p.WebAddr().String(), o.Storages, o.DataDir)
+		if q != nil {
+			fmt.Fprintf(o.Out, "Shares in transit are sealed with QKD keys (%s) from the key manager simulator at https://%s (PKI in %s).\n\n",
+				q.mode, q.addr, q.pki)
+		}
 	}
 	wg.Wait()
 	close(errs)

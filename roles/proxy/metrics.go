@@ -13,6 +13,9 @@ type metrics struct {
 	orphans   prometheus.Counter
 	renewals  *prometheus.CounterVec
 	expired   prometheus.Gauge
+	// transitErrors counts QKD transit failures (seal, open, status) by
+	// storage server.
+	transitErrors *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -38,9 +41,13 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		[]string{"outcome"})
 	m.expired = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "qasmat_files_expired", Help: "Files whose shares were not renewed within the expiry duration."})
+	m.transitErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "qasmat_qkd_transit_errors_total",
+		Help: "QKD transit failures by storage server and step: seal, open, status (key manager down, keys exhausted, rejected)."},
+		[]string{"storage", "step"})
 	for _, o := range []string{"ok", "unavailable", "busy", "error"} {
 		m.renewals.WithLabelValues(o)
 	}
-	r.MustRegister(m.connected, m.protects, m.retrieves, m.removes, m.badShares, m.orphans, m.renewals, m.expired)
+	r.MustRegister(m.connected, m.protects, m.retrieves, m.removes, m.badShares, m.orphans, m.renewals, m.expired, m.transitErrors)
 	return m
 }

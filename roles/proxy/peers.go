@@ -210,6 +210,7 @@ func (p *Proxy) servePeer(ctx context.Context, c *transport.Conn) {
 	log.Info("storage server connected", "location", mem.location, "version", mem.version)
 	p.metrics.connected.Set(float64(len(p.reg.connected())))
 	p.kickSweeper()
+	go p.checkTransit(mem.name)
 	p.pingLoop(ctx, c, key, log)
 	p.reg.disconnected(key, c)
 	p.metrics.connected.Set(float64(len(p.reg.connected())))
@@ -229,6 +230,9 @@ func (r *registry) hello(c *transport.Conn, key [32]byte, h *wire.Hello, log *sl
 	}
 	if h.Name == "" || !utf8.ValidString(h.Name) || len(h.Name) > 64 {
 		return refuse("a storage server needs a name of 1 to 64 characters (-n NAME)")
+	}
+	if own := r.p.transitMode(); h.Transit != own {
+		return refuse("%v", transitMismatch(own, h.Transit))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qasmat/qasmat/crypto/shamir"
+	"github.com/qasmat/qasmat/kms"
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport/wire"
 	"github.com/qasmat/qasmat/webui"
@@ -121,12 +122,19 @@ func (p *Proxy) Protect(ctx context.Context, u webui.User, req webui.ProtectRequ
 		metas = append(metas, meta)
 		for i, s := range shares {
 			bp := chunkPool.Get().(*[]byte)
-			buf, err := wire.Append((*bp)[:0], &wire.PutChunk{FileID: id, Epoch: 0, Index: meta.Index, Data: s})
-			if err != nil {
-				chunkPool.Put(bp)
-				return err
+			if p.opts.Transit != nil {
+				// Sealed by the server's sender (sendShares), in parallel
+				// across servers; the share is copied here because the
+				// splitter reuses its buffers.
+				*bp = append((*bp)[:0], s...)
+			} else {
+				buf, err := wire.Append((*bp)[:0], &wire.PutChunk{FileID: id, Epoch: 0, Index: meta.Index, Data: s})
+				if err != nil {
+					chunkPool.Put(bp)
+					return err
+				}
+				*bp = buf
 			}
-			*bp = buf
 			select {
 			case queues[i] <- sendJob{index: meta.Index, buf: bp}:
 			case <-sendCtx.Done():
@@ -203,7 +211,7 @@ func (p *Proxy) sendShares(ctx context.Context, cancel context.CancelCauseFunc, 
 	failed := false
 	for job := range q {
 		if !failed {
-			err := callEncoded(ctx, m.conn, *job.buf)
+			err := p.sendChunk(ctx, m, id, job)
 			if err != nil {
 				failed = true
 				if ctx.Err() == nil {
@@ -213,6 +221,20 @@ func (p *Proxy) sendShares(ctx context.Context, cancel context.CancelCauseFunc, 
 		}
 		chunkPool.Put(job.buf)
 	}
+}
+
+// sendChunk sends one pre-encoded PutChunk, or, with QKD transit, seals the
+// raw share chunk in job for the server and sends it.
+func (p *Proxy) sendChunk(ctx context.Context, m member, id [16]byte, job sendJob) error {
+	if p.opts.Transit == nil {
+		return callEncoded(ctx, m.conn, *job.buf)
+	}
+	sealed, err := p.seal(ctx, m.name, *job.buf, kms.TransitAAD(kms.AADPut, id, 0, job.index))
+	if err != nil {
+		return err
+	}
+	_, err = call(ctx, m.conn, &wire.PutChunk{FileID: id, Epoch: 0, Index: job.index, Data: sealed})
+	return err
 }
 
 func (p *Proxy) syncAll(ctx context.Context, servers []member, id [16]byte, chunks uint32) error {

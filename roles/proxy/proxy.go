@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/qasmat/qasmat/kms"
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport"
 	"github.com/qasmat/qasmat/transport/discovery"
@@ -49,6 +50,12 @@ type Options struct {
 
 	PingInterval  time.Duration // liveness and round-trip probe of each storage server (default 5 s)
 	SweepInterval time.Duration // orphan and tombstone sweeper period (default 1 min)
+
+	// Transit, when set, seals share chunks in transit with QKD keys from
+	// an ETSI GS QKD 014 key manager (transit.go); PeerSAEIDs maps storage
+	// server names to their SAE IDs when they differ.
+	Transit    *kms.Links
+	PeerSAEIDs map[string]string
 
 	Version string
 	Logger  *slog.Logger
@@ -165,6 +172,7 @@ func New(opts Options) (*Proxy, error) {
 		TrustedProxies: opts.TrustedProxies,
 		MaxFileSize:    opts.MaxFileSize,
 		Version:        opts.Version,
+		Transit:        transitName(opts.Transit),
 		ClientConfig:   opts.ClientConfig,
 		Registerer:     p.promReg,
 		Gatherer:       p.promReg,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qasmat/qasmat/crypto/shamir"
+	"github.com/qasmat/qasmat/kms"
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport"
 	"github.com/qasmat/qasmat/transport/wire"
@@ -319,7 +320,12 @@ func (p *Proxy) prepareChunk(ctx context.Context, rec store.FileRecord, holders 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reply, err := call(ctx, h.conn, &wire.RenewPrepare{FileID: rec.ID, FromEpoch: from, ToEpoch: to, Index: index, Delta: deltas[i]})
+			delta, err := p.seal(ctx, h.slot.ServerName, deltas[i], kms.TransitAAD(kms.AADRenew, rec.ID, to, index))
+			if err != nil {
+				errs[i] = fmt.Errorf("storage server %s: %w", h.slot.ServerName, err)
+				return
+			}
+			reply, err := call(ctx, h.conn, &wire.RenewPrepare{FileID: rec.ID, FromEpoch: from, ToEpoch: to, Index: index, Delta: delta})
 			if err != nil {
 				errs[i] = fmt.Errorf("storage server %s: %w", h.slot.ServerName, err)
 				return

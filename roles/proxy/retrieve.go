@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/qasmat/qasmat/crypto/shamir"
+	"github.com/qasmat/qasmat/kms"
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport"
 	"github.com/qasmat/qasmat/transport/wire"
@@ -131,10 +132,14 @@ func (f *fetcher) fetch(ctx context.Context, index uint32) fetched {
 		if !ok {
 			return result{err: fmt.Errorf("unexpected reply %T", m)}
 		}
-		if shareDigest(cd.Data) != rec.Digests[s.idx] {
+		data, err := f.p.open(ctx, s.name, cd.Data, kms.TransitAAD(kms.AADGet, f.rec.ID, f.rec.Epoch, index))
+		if err != nil {
+			return result{err: err}
+		}
+		if shareDigest(data) != rec.Digests[s.idx] {
 			return result{err: errors.New("share chunk does not match its digest")}
 		}
-		return result{data: cd.Data}
+		return result{data: data}
 	}
 	results := make([]result, len(f.chosen))
 	var wg sync.WaitGroup

@@ -18,6 +18,7 @@ func (p *Proxy) Storage(ctx context.Context) ([]webui.StorageInfo, error) {
 		out = append(out, webui.StorageInfo{
 			Name: m.name, Location: m.location, Host: m.host,
 			PingMs: m.pingMs, Connected: m.conn != nil,
+			Transit: p.transitStatus(m.name),
 		})
 	}
 	return out, nil

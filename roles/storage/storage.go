@@ -17,6 +17,7 @@ import (
 
 	"github.com/flynn/noise"
 
+	"github.com/qasmat/qasmat/kms"
 	"github.com/qasmat/qasmat/store"
 	"github.com/qasmat/qasmat/transport"
 	"github.com/qasmat/qasmat/transport/discovery"
@@ -40,8 +41,14 @@ type Options struct {
 	// (proxy_reconnection_interval, default 30 s); the first retry comes
 	// within a second.
 	ReconnectInterval time.Duration
-	Version           string
-	Logger            *slog.Logger
+	// Transit, when set, opens the QKD-sealed share payloads from the
+	// proxy and seals the share chunks sent back (transit.go); ProxySAE is
+	// the proxy's SAE ID at the key manager (default "proxy").
+	Transit  *kms.Links
+	ProxySAE string
+
+	Version string
+	Logger  *slog.Logger
 }
 
 // Server is a storage server.
@@ -151,17 +158,21 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 				return wire.Marshal(wire.Errorf(wire.CodeBadRequest, "%v", err))
 			}
 			crashBefore(m)
+			if refused := s.transitIn(hctx, m); refused != nil {
+				return wire.Marshal(refused)
+			}
 			reply, err := s.h.handle(hctx, m)
 			if err != nil {
 				return nil, err
 			}
 			crashAfter(m)
+			reply = s.transitOut(hctx, m, reply)
 			return wire.Marshal(reply)
 		})
 	}()
 	free, total := diskSpace(s.opts.DataDir)
 	hello, err := wire.Marshal(&wire.Hello{Name: s.opts.Name, Location: s.opts.Location,
-		SoftwareVersion: s.opts.Version, FreeBytes: free, TotalBytes: total})
+		SoftwareVersion: s.opts.Version, FreeBytes: free, TotalBytes: total, Transit: s.transitMode()})
 	if err != nil {
 		return false, err
 	}

@@ -172,6 +172,9 @@ type clusterOpts struct {
 	trustedProxies []string
 	private        bool // pre-shared key
 	maxFileSize    int64
+	// kms, when set, gives each node's encryption_and_kms value by SAE ID
+	// ("proxy", "s1", ...); nil for a storage server leaves it out.
+	kms func(sae string) any
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -204,22 +207,37 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if o.trustedProxies != nil {
 		web["trusted_proxies"] = o.trustedProxies
 	}
+	netCfg := func(sae string) map[string]any {
+		n := map[string]any{"network_security": netsec}
+		if o.kms != nil {
+			if k := o.kms(sae); k != nil {
+				n["encryption_and_kms"] = k
+			}
+		}
+		return n
+	}
 	proxyCfg := map[string]any{
 		"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_port": c.peerPort}},
-		"network_security_configuration": map[string]any{"network_security": netsec},
+		"network_security_configuration": netCfg("proxy"),
 		"web_configuration":              web,
 	}
 	proxyCfgPath := writeJSON(t, filepath.Join(dir, "proxy.json"), proxyCfg)
 	c.proxy = startProc(t, "proxy", dir, nil, "proxy", "-c", proxyCfgPath, "--data-dir", filepath.Join(dir, "proxy"))
-	storageCfg := map[string]any{
-		"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_address": "127.0.0.1", "proxy_port": c.peerPort}},
-		"network_security_configuration": map[string]any{"network_security": netsec},
-		"proxy_reconnection_interval":    2,
+	storageCfg := func(name string) map[string]any {
+		return map[string]any{
+			"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_address": "127.0.0.1", "proxy_port": c.peerPort}},
+			"network_security_configuration": netCfg(name),
+			"proxy_reconnection_interval":    2,
+		}
 	}
-	storageCfgPath := writeJSON(t, filepath.Join(dir, "storage.json"), storageCfg)
+	storageCfgPath := writeJSON(t, filepath.Join(dir, "storage.json"), storageCfg(""))
 	for i := 1; i <= o.storages; i++ {
 		name := fmt.Sprintf("s%d", i)
 		c.names = append(c.names, name)
+		storageCfgPath := storageCfgPath
+		if o.kms != nil {
+			storageCfgPath = writeJSON(t, filepath.Join(dir, "storage-"+name+".json"), storageCfg(name))
+		}
 		c.storages = append(c.storages, startProc(t, name, dir, nil, "storage", "-c", storageCfgPath, "-n", name,
 			"--data-dir", filepath.Join(dir, name)))
 	}

@@ -14,6 +14,10 @@ type Hello struct {
 	SoftwareVersion string // <= 255 bytes
 	FreeBytes       uint64
 	TotalBytes      uint64
+	// Transit is the QKD transit mode the server is configured with (0
+	// none, 1 AES, 2 OTP, as kms.Mode); the proxy refuses a server whose
+	// mode differs from its own, so that no link is silently weaker.
+	Transit uint8
 }
 
 // HelloReply answers Hello; a refused server is told why and then disconnected.
@@ -233,6 +237,9 @@ func (m *Hello) check() error {
 	if m.Name == "" {
 		return errors.New("name is empty")
 	}
+	if m.Transit > 2 {
+		return fmt.Errorf("transit mode %d (want 0, 1 or 2)", m.Transit)
+	}
 	return errors.Join(checkString("name", m.Name, MaxNameLen),
 		checkString("location", m.Location, MaxNameLen),
 		checkString("software version", m.SoftwareVersion, MaxNameLen))
@@ -243,7 +250,8 @@ func (m *Hello) append(b []byte) []byte {
 	b = appendString(b, m.Location)
 	b = appendString(b, m.SoftwareVersion)
 	b = appendU64(b, m.FreeBytes)
-	return appendU64(b, m.TotalBytes)
+	b = appendU64(b, m.TotalBytes)
+	return append(b, m.Transit)
 }
 
 func (m *Hello) decode(r *reader) (err error) {
@@ -262,8 +270,16 @@ func (m *Hello) decode(r *reader) (err error) {
 	if m.FreeBytes, err = r.u64("free bytes"); err != nil {
 		return err
 	}
-	m.TotalBytes, err = r.u64("total bytes")
-	return err
+	if m.TotalBytes, err = r.u64("total bytes"); err != nil {
+		return err
+	}
+	if m.Transit, err = r.u8("transit mode"); err != nil {
+		return err
+	}
+	if m.Transit > 2 {
+		return fmt.Errorf("transit mode %d (want 0, 1 or 2)", m.Transit)
+	}
+	return nil
 }
 
 // HelloReply: accepted (bool byte), reason.

@@ -235,6 +235,14 @@ func (r *reader) take(n int, field string) ([]byte, error) {
 	return v, nil
 }
 
+func (r *reader) u8(field string) (uint8, error) {
+	v, err := r.take(1, field)
+	if err != nil {
+		return 0, err
+	}
+	return v[0], nil
+}
+
 func (r *reader) u16(field string) (uint16, error) {
 	v, err := r.take(2, field)
 	if err != nil {

@@ -7,6 +7,8 @@
 //   QASMAT_PRIVATE_URL   a private instance (restricted CORS origins, identity
 //                        headers trusted from this host) for the two-user case;
 //                        defaults to QASMAT_URL
+//   QASMAT_PRIVATE_TRANSIT  the private instance's QKD transit mode (AES, OTP),
+//                        checked in its settings; unset skips that check
 //   QASMAT_START         optional shell command that starts the server(s); it
 //                        is stopped at the end. Nothing is started without it.
 //   QASMAT_SCREENSHOTS   folder for the screenshots (default: a new temp folder)
@@ -225,6 +227,15 @@ step('private instance: a second user does not see the first user’s files', as
     await protectThroughUi(pa, [secret], 2)
     await row(pa, secret.name).waitFor()
     await screenshot(pa, 'private-alice')
+    if (env.QASMAT_PRIVATE_TRANSIT) {
+      // The private cluster seals shares with QKD keys: the settings say so.
+      await pa.getByTestId('tab-settings').click()
+      const transit = pa.getByTestId('about-transit')
+      await transit.filter({ hasText: 'QKD' }).waitFor({ timeout: 10_000 })
+      assert.match(await transit.innerText(), new RegExp(`QKD keys \\(${env.QASMAT_PRIVATE_TRANSIT}`))
+      await screenshot(pa, 'private-settings-qkd')
+      await pa.getByTestId('tab-files').click()
+    }
 
     current = pb
     await pb.goto(privateUrl + '/')

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the dashboard's browser test against real `qasmat dev` clusters: a
 # public one and a private one (CORS origin restricted, identity headers set
-# by the test as an authentication proxy would). Called by `make test-e2e`.
+# by the test as an authentication proxy would, shares sealed with QKD keys from
+# the built-in key manager simulator). Called by `make test-e2e`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -18,12 +19,13 @@ trap cleanup EXIT
 
 "$bin" dev --data-dir "$work/public" --port "$pub_port" --storages 3 >"$work/public.log" 2>&1 &
 pids+=($!)
-"$bin" dev --data-dir "$work/private" --port "$priv_port" --storages 3 \
+"$bin" dev --data-dir "$work/private" --port "$priv_port" --storages 3 --kms AES \
 	--allowed-origin "http://127.0.0.1:$priv_port" >"$work/private.log" 2>&1 &
 pids+=($!)
 
 export QASMAT_URL="http://127.0.0.1:$pub_port"
 export QASMAT_PRIVATE_URL="http://127.0.0.1:$priv_port"
+export QASMAT_PRIVATE_TRANSIT=AES
 export QASMAT_SCREENSHOTS="${QASMAT_SCREENSHOTS:-$root/test-artifacts/e2e-screenshots}"
 mkdir -p "$QASMAT_SCREENSHOTS"
 cd "$here/.."

@@ -144,7 +144,12 @@ describe('ApiClient requests', () => {
 
   it('returns the configuration with camel-case names', async () => {
     const fetchFn = vi.fn(async () => json({ code: 200, status: 'success', data: { version: '1.2', limit: 5, max_file_size: 9 } }))
-    expect(await client(fetchFn).configuration()).toEqual({ version: '1.2', limit: 5, maxFileSize: 9 })
+    expect(await client(fetchFn).configuration()).toEqual({ version: '1.2', limit: 5, maxFileSize: 9, transit: '' })
+  })
+
+  it('reports the QKD transit mode when the proxy has one', async () => {
+    const fetchFn = vi.fn(async () => json({ code: 200, status: 'success', data: { version: '1', limit: 3, max_file_size: 9, transit: 'OTP' } }))
+    expect((await client(fetchFn).configuration()).transit).toBe('OTP')
   })
 
   it('posts the name as a form when removing', async () => {

@@ -44,6 +44,8 @@ export interface WireConfiguration {
   version?: string
   limit?: number
   max_file_size?: number
+  /** QKD transit mode, "AES" or "OTP"; absent without QKD. */
+  transit?: string
 }
 
 /** What the dashboard works with after normalising the wire shapes. */
@@ -80,6 +82,8 @@ export interface InstanceConfiguration {
   /** The largest threshold: the number of connected storage servers. */
   limit: number
   maxFileSize: number
+  /** QKD transit mode of the shares ("AES", "OTP"), '' when Noise alone protects them. */
+  transit: string
 }
 
 export interface Retrieved {
@@ -170,6 +174,7 @@ export class ApiClient {
       version: String(data?.version ?? ''),
       limit: Number(data?.limit ?? 0),
       maxFileSize: Number(data?.max_file_size ?? 0),
+      transit: typeof data?.transit === 'string' ? data.transit : '',
     }
   }
 
