@@ -36,8 +36,10 @@ type Options struct {
 	KMS     string
 	KMSRate float64
 
-	// Proxy lets callers adjust the proxy's options (tests, flags).
-	Proxy func(*proxy.Options)
+	// Proxy and Storage let callers adjust the options of the proxy and
+	// of each storage server (tests, flags).
+	Proxy   func(*proxy.Options)
+	Storage func(*storage.Options)
 }
 
 // DefaultKMSRate is the key rate of `qasmat dev --kms`: a fast link (1
@@ -126,6 +128,9 @@ func Run(ctx context.Context, o Options) error {
 				wg.Wait()
 				return err
 			}
+		}
+		if o.Storage != nil {
+			o.Storage(&sopts)
 		}
 		s, err := storage.New(sopts)
 		if err != nil {

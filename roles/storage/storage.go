@@ -46,6 +46,10 @@ type Options struct {
 	// the proxy's SAE ID at the key manager (default "proxy").
 	Transit  *kms.Links
 	ProxySAE string
+	// Observe, when set, sees every request from the proxy as it came out
+	// of the Noise channel, before the QKD layer is opened (tests capture
+	// and tamper with the wire there; never set in production).
+	Observe func(wire.Message)
 
 	Version string
 	Logger  *slog.Logger
@@ -158,6 +162,9 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 				return wire.Marshal(wire.Errorf(wire.CodeBadRequest, "%v", err))
 			}
 			crashBefore(m)
+			if s.opts.Observe != nil {
+				s.opts.Observe(m)
+			}
 			if refused := s.transitIn(hctx, m); refused != nil {
 				return wire.Marshal(refused)
 			}

@@ -132,10 +132,15 @@ func TestQKDTransitModeMismatchRefused(t *testing.T) {
 // When the key manager is down, the error names it and GET /api/storage
 // shows it per server.
 func TestQKDKeysExhaustedAndKeyManagerDown(t *testing.T) {
-	// OTP needs n × the file size of key material: 3 × 2 MB = 48 Mbit,
-	// far more than a pool of 1 Mbit refilled at 1 kbit/s.
-	k := startKMSSim(t, 3, "--rate", "1000", "--pool-bits", "1000000")
+	// OTP needs n × the file size of key material, asked for in requests
+	// of up to 128 keys of 64 kbit: a 1 MiB share chunk needs 8.4 Mbit in
+	// one request, which a pool of 1 Mbit never holds. Small files fit.
+	k := startKMSSim(t, 3, "--rate", "200000", "--pool-bits", "1000000")
 	c := newCluster(t, clusterOpts{storages: 3, kms: k.config("OTP")})
+	kept := []byte("protected before the keys ran out")
+	if err := c.protectBytes(defaultUser, "kept.txt", 2, kept); err != nil {
+		t.Fatal(err)
+	}
 	data := make([]byte, 2_000_000)
 	rand.Read(data)
 	start := time.Now()
@@ -147,8 +152,8 @@ func TestQKDKeysExhaustedAndKeyManagerDown(t *testing.T) {
 	if waited := time.Since(start); waited < 9*time.Second {
 		t.Fatalf("gave up after %v: transfers wait a bounded time (10 s) for keys first", waited)
 	}
-	if files, err := c.files(defaultUser); err != nil || len(files) != 0 {
-		t.Fatalf("files after a failed protect: %v %v", files, err)
+	if files, err := c.files(defaultUser); err != nil || len(files) != 1 || files[0].Filename != "kept.txt" {
+		t.Fatalf("files after a failed protect: %v %v, want kept.txt alone", files, err)
 	}
 	if !strings.Contains(c.metrics(t), `qasmat_qkd_transit_errors_total{step="seal"`) {
 		t.Error("metrics do not count the QKD failure")
@@ -176,4 +181,11 @@ func TestQKDKeysExhaustedAndKeyManagerDown(t *testing.T) {
 	if bytes.Contains([]byte(c.proxy.log()), small) {
 		t.Fatal("file content in the proxy log")
 	}
+	// Nothing was lost: with the key manager back, the earlier file
+	// retrieves exactly.
+	k.proc.restart()
+	waitFor(t, "kms-sim to listen again", 20*time.Second, func() bool {
+		return strings.Count(k.proc.log(), "listening") >= 2
+	})
+	c.mustRetrieve(t, "kept.txt", kept)
 }
