@@ -167,7 +167,7 @@ func (c *Conn) closeWith(cause error) {
 func (c *Conn) violation(format string, args ...any) {
 	cause := fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
 	t := time.NewTimer(goawayTimeout)
-	if c.wlock.lock(c.done, t.C) {
+	if c.wlock.lock(c.done, nil, t.C) {
 		c.writeFrame(frameHeader{kind: kindGoaway}, frameText(cause.Error()), goawayTimeout)
 		c.wlock.unlock()
 	}
@@ -308,7 +308,14 @@ func (c *Conn) writeMessage(ctx context.Context, kind frameKind, id uint32, msg 
 			n = min(len(msg), maxFirstFragment)
 		}
 		h.more = off+n < len(msg)
-		if !c.wlock.lock(c.done, nil) {
+		// A caller whose context ends while it waits behind other frames
+		// gives up at once: a ping with a deadline then fails in time even
+		// when the frame ahead of it is stuck on a dead link (whose write
+		// only times out after WriteTimeout).
+		if !c.wlock.lock(c.done, ctx.Done(), nil) {
+			if err := ctx.Err(); err != nil {
+				return sent, err
+			}
 			return sent, c.closedError()
 		}
 		err := c.writeFrame(h, msg[off:off+n], c.cfg.WriteTimeout)
@@ -525,8 +532,9 @@ type fifoLock struct {
 	waiters []chan struct{}
 }
 
-// lock takes the lock; false if done or timeout fired first.
-func (l *fifoLock) lock(done <-chan struct{}, timeout <-chan time.Time) bool {
+// lock takes the lock; false if done, cancel or timeout fired first (nil
+// channels never fire).
+func (l *fifoLock) lock(done, cancel <-chan struct{}, timeout <-chan time.Time) bool {
 	l.mu.Lock()
 	if !l.held {
 		l.held = true
@@ -540,6 +548,7 @@ func (l *fifoLock) lock(done <-chan struct{}, timeout <-chan time.Time) bool {
 	case <-ch:
 		return true
 	case <-done:
+	case <-cancel:
 	case <-timeout:
 	}
 	l.mu.Lock()

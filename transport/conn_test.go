@@ -581,10 +581,59 @@ func TestWriteTimeoutNoticesDeadPeer(t *testing.T) {
 	}
 }
 
+// A call whose deadline passes while its frame waits behind a frame stuck
+// on a dead link fails at its deadline, not at the write timeout: this is
+// how the proxy's ping notices a link cut during a transfer.
+func TestDeadlineWhileWaitingBehindStuckWrite(t *testing.T) {
+	l := listen(t, Config{Static: newKey(t), WriteTimeout: time.Minute, MaxMessageSize: 16 << 20})
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stuckConn{Conn: raw, hold: make(chan struct{})}
+	defer close(s.hold)
+	acc := make(chan *Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		acc <- c
+	}()
+	client, err := Client(testContext(t), s, Config{Static: newKey(t), MaxMessageSize: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server := await(t, acc, "Accept")
+	defer server.Close()
+	s.stuck.Store(true)
+	go server.Call(testContext(t), make([]byte, 16<<20)) // fills the socket buffers, then blocks
+	waitFor(t, "the big write to take the write lock", func() bool {
+		server.wlock.mu.Lock()
+		defer server.wlock.mu.Unlock()
+		return server.wlock.held
+	})
+	time.Sleep(300 * time.Millisecond) // let the buffers fill
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = server.Call(ctx, []byte("ping"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ping behind a stuck write: %v, want its deadline", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("ping gave up after %v; its deadline was 300ms", d)
+	}
+	if server.Err() != nil {
+		t.Fatalf("the connection closed (%v); only the ping should have failed", server.Err())
+	}
+}
+
 // sendRawFrame writes one frame as a misbehaving peer would.
 func sendRawFrame(t *testing.T, c *Conn, h frameHeader, payload []byte) {
 	t.Helper()
-	if !c.wlock.lock(c.done, nil) {
+	if !c.wlock.lock(c.done, nil, nil) {
 		t.Fatal("connection closed")
 	}
 	defer c.wlock.unlock()

@@ -123,7 +123,13 @@ func TestPartitionDuringUpload(t *testing.T) {
 	if err != nil && !errors.As(err, &ae) {
 		t.Fatalf("upload failed without an API error (not clean): %v", err)
 	}
-	t.Logf("upload during the partition ended %v after the cut: %v", time.Since(cut).Round(100*time.Millisecond), err)
+	ended := time.Since(cut)
+	t.Logf("upload during the partition ended %v after the cut: %v", ended.Round(100*time.Millisecond), err)
+	// The proxy's ping (5 s interval, 7 s deadline) gives up even behind a
+	// frame stuck on the dead link, well before the 30 s write timeout.
+	if err != nil && ended > 20*time.Second {
+		t.Fatalf("the dead link was noticed %v after the cut; the ping should notice it within about 12 s", ended.Round(time.Second))
+	}
 	files, ferr := c.files()
 	if ferr != nil {
 		t.Fatal(ferr)
