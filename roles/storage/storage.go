@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flynn/noise"
@@ -50,6 +51,11 @@ type Options struct {
 	// of the Noise channel, before the QKD layer is opened (tests capture
 	// and tamper with the wire there; never set in production).
 	Observe func(wire.Message)
+	// ProxySilence is how long the proxy may send nothing (it pings every
+	// 5 s) before this server treats the connection as dead and redials
+	// (default 20 s). Without it a dead link is only noticed when TCP
+	// gives up, which takes much longer after a cut during an upload.
+	ProxySilence time.Duration
 
 	Version string
 	Logger  *slog.Logger
@@ -155,8 +161,11 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	served := make(chan error, 1)
+	var lastHeard atomic.Int64
+	lastHeard.Store(time.Now().UnixNano())
 	go func() {
 		served <- conn.Serve(func(hctx context.Context, req []byte) ([]byte, error) {
+			lastHeard.Store(time.Now().UnixNano())
 			m, err := wire.Unmarshal(req)
 			if err != nil {
 				return wire.Marshal(wire.Errorf(wire.CodeBadRequest, "%v", err))
@@ -202,14 +211,34 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 		return false, fmt.Errorf("refused by the proxy: %s", reply.Reason)
 	}
 	s.log.Info("connected to the proxy", "proxy", conn.RemoteAddr().String())
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		conn.Close()
-		<-served
+	silence := s.opts.ProxySilence
+	if silence <= 0 {
+		silence = defaultProxySilence
 	}
-	return true, err
+	watch := time.NewTicker(min(silence/4, time.Second))
+	defer watch.Stop()
+	for {
+		select {
+		case err = <-served:
+			return true, err
+		case <-ctx.Done():
+			conn.Close()
+			<-served
+			return true, err
+		case <-watch.C:
+			if quiet := time.Since(time.Unix(0, lastHeard.Load())); quiet > silence {
+				s.log.Warn("the proxy sent nothing (not even a ping); treating the connection as dead and redialing",
+					"silent_for", quiet.Round(time.Second))
+				conn.Close()
+				<-served
+				return true, fmt.Errorf("the proxy was silent for %v", quiet.Round(time.Second))
+			}
+		}
+	}
 }
+
+// defaultProxySilence: four missed pings of the proxy (every 5 s).
+const defaultProxySilence = 20 * time.Second
 
 // proxyAddr is the configured address, or in Local mode the one discovery
 // suggests for the pinned proxy (or the only one announced).
