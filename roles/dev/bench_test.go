@@ -5,6 +5,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,11 +75,37 @@ func measure(b *testing.B, url string, size int64, k int) {
 }
 
 // BenchmarkDevCluster measures protect and retrieve through the REST API of
-// an in-process cluster of 5 storage servers at (3,5), 256 MiB files.
+// `qasmat dev` (in one process: the proxy and 5 storage servers) at (3,5),
+// files of QASMAT_BENCH_MIB MiB (default 256; `make bench` uses 1024), and
+// the peak RSS of the whole process (proxy, five stores and the client).
 func BenchmarkDevCluster(b *testing.B) {
+	mib := int64(256)
+	if v := os.Getenv("QASMAT_BENCH_MIB"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			b.Fatalf("QASMAT_BENCH_MIB=%q: not a positive number", v)
+		}
+		mib = n
+	}
 	url, _ := startDev(b, Options{Storages: 5})
 	b.ResetTimer()
-	measure(b, url, 256<<20, 3)
+	measure(b, url, mib<<20, 3)
+	b.ReportMetric(peakRSSMiB(), "process-peak-RSS-MiB")
+}
+
+// peakRSSMiB is this process's peak resident set (VmHWM), in MiB.
+func peakRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return -1
 }
 
 // BenchmarkDevClusterQKD is the same at (2,3) with 16 MiB files, without
