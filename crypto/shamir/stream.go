@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/qasmat/qasmat/crypto/pedersen"
 )
@@ -27,19 +28,24 @@ func SplitStream(r io.Reader, sp *Splitter, emit func(meta ChunkMeta, shares [][
 // crypto/rand), so fixtures can be reproduced.
 func splitStream(r io.Reader, sp *Splitter, blind io.Reader, emit func(ChunkMeta, [][]byte) error) (int64, error) {
 	xs := sp.Xs()
-	plain := make([]byte, MaxChunkParts*PartSize)
-	bufs := make([][]byte, len(xs))
+	plainBuf := getChunkBuf()
+	plain := (*plainBuf)[:MaxChunkParts*PartSize]
+	bufs := make([]*[]byte, len(xs))
 	shares := make([][]byte, len(xs))
 	payloads := make([][]byte, len(xs))
 	for i := range bufs {
-		bufs[i] = make([]byte, MaxShareChunkSize)
+		bufs[i] = getChunkBuf()
 	}
-	// The buffers held plaintext, blinding values and shares; clear them so
-	// they do not linger in freed memory.
+	// The buffers held plaintext, blinding values and shares: clear what
+	// was used before they go back to the pool, so that nothing lingers.
+	// Only the used part: a 4 KiB file must not pay for clearing megabytes.
+	plainUsed, shareUsed := 0, 0
 	defer func() {
-		clear(plain)
+		clear(plain[:plainUsed])
+		putChunkBuf(plainBuf)
 		for _, b := range bufs {
-			clear(b)
+			clear((*b)[:shareUsed])
+			putChunkBuf(b)
 		}
 	}()
 
@@ -55,6 +61,8 @@ func splitStream(r io.Reader, sp *Splitter, blind io.Reader, emit func(ChunkMeta
 		}
 
 		parts := ChunkParts(n)
+		plainUsed = max(plainUsed, n, parts*PartSize)
+		shareUsed = max(shareUsed, ShareChunkHeaderSize+parts*ShareSize)
 		clear(plain[n : (parts-1)*PartSize])
 		blinding, err := pedersen.RandomScalar(blind)
 		if err != nil {
@@ -68,7 +76,7 @@ func splitStream(r io.Reader, sp *Splitter, blind io.Reader, emit func(ChunkMeta
 			Digests:    make([][32]byte, len(xs)),
 		}
 		for i, x := range xs {
-			shares[i] = bufs[i][:ShareChunkHeaderSize+parts*ShareSize]
+			shares[i] = (*bufs[i])[:ShareChunkHeaderSize+parts*ShareSize]
 			putShareChunkHeader(shares[i], x, index, parts)
 			payloads[i] = shares[i][ShareChunkHeaderSize:]
 		}
@@ -90,3 +98,14 @@ func splitStream(r io.Reader, sp *Splitter, blind io.Reader, emit func(ChunkMeta
 		}
 	}
 }
+
+// chunkBufs recycles the plaintext and share buffers of SplitStream between
+// calls: allocating (and zeroing) n+1 MiB per file dominated the cost of
+// small files. A buffer goes back only after its used part was cleared.
+var chunkBufs = sync.Pool{New: func() any {
+	b := make([]byte, max(MaxShareChunkSize, MaxChunkParts*PartSize))
+	return &b
+}}
+
+func getChunkBuf() *[]byte  { return chunkBufs.Get().(*[]byte) }
+func putChunkBuf(b *[]byte) { chunkBufs.Put(b) }

@@ -1,6 +1,7 @@
 package dev
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -8,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,4 +130,52 @@ func BenchmarkDevClusterQKD(b *testing.B) {
 			measure(b, url, 16<<20, 2)
 		})
 	}
+}
+
+// BenchmarkDevSmallFiles protects 4 KiB files from 16 concurrent clients at
+// (2,3) through `qasmat dev` and reports protects per second.
+func BenchmarkDevSmallFiles(b *testing.B) {
+	url, _ := startDev(b, Options{Storages: 3})
+	data := bytes.Repeat([]byte("q"), 4096)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	b.ResetTimer()
+	start := time.Now()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				var body bytes.Buffer
+				mw := multipart.NewWriter(&body)
+				mw.WriteField("threshold", "2")
+				fw, _ := mw.CreateFormFile("file", fmt.Sprintf("small-%d", i))
+				fw.Write(data)
+				mw.Close()
+				resp, err := http.Post(url+"/api/file/protect", mw.FormDataContentType(), &body)
+				if err != nil {
+					errs <- err
+					return
+				}
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("protect: HTTP %d %s", resp.StatusCode, msg)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "protects/s")
 }

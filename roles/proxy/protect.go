@@ -24,7 +24,31 @@ const sendDepth = 2
 
 // chunkPool recycles the buffers of encoded PutChunk messages between
 // uploads: each share chunk is copied once, straight into its message.
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, shamir.MaxShareChunkSize+64); return &b }}
+// Small shares (files under about 64 KiB) use their own pool, so that a
+// small upload does not take, or make, a megabyte buffer.
+var (
+	chunkPool      = sync.Pool{New: func() any { b := make([]byte, 0, shamir.MaxShareChunkSize+64); return &b }}
+	smallChunkPool = sync.Pool{New: func() any { b := make([]byte, 0, smallChunk); return &b }}
+)
+
+const smallChunk = 64 << 10
+
+// getChunkBuf returns an empty buffer for an encoded share chunk of about n
+// bytes; putChunkBuf gives it back.
+func getChunkBuf(n int) *[]byte {
+	if n+64 <= smallChunk {
+		return smallChunkPool.Get().(*[]byte)
+	}
+	return chunkPool.Get().(*[]byte)
+}
+
+func putChunkBuf(bp *[]byte) {
+	if cap(*bp) <= smallChunk {
+		smallChunkPool.Put(bp)
+	} else {
+		chunkPool.Put(bp)
+	}
+}
 
 // errServer marks a failure of a storage server (as opposed to the client's
 // upload body) during a protect.
@@ -121,7 +145,7 @@ func (p *Proxy) Protect(ctx context.Context, u webui.User, req webui.ProtectRequ
 		chunks = append(chunks, rec)
 		metas = append(metas, meta)
 		for i, s := range shares {
-			bp := chunkPool.Get().(*[]byte)
+			bp := getChunkBuf(len(s))
 			if p.opts.Transit != nil {
 				// Sealed by the server's sender (sendShares), in parallel
 				// across servers; the share is copied here because the
@@ -130,7 +154,7 @@ func (p *Proxy) Protect(ctx context.Context, u webui.User, req webui.ProtectRequ
 			} else {
 				buf, err := wire.Append((*bp)[:0], &wire.PutChunk{FileID: id, Epoch: 0, Index: meta.Index, Data: s})
 				if err != nil {
-					chunkPool.Put(bp)
+					putChunkBuf(bp)
 					return err
 				}
 				*bp = buf
@@ -138,7 +162,7 @@ func (p *Proxy) Protect(ctx context.Context, u webui.User, req webui.ProtectRequ
 			select {
 			case queues[i] <- sendJob{index: meta.Index, buf: bp}:
 			case <-sendCtx.Done():
-				chunkPool.Put(bp)
+				putChunkBuf(bp)
 				return context.Cause(sendCtx)
 			}
 		}
@@ -219,7 +243,7 @@ func (p *Proxy) sendShares(ctx context.Context, cancel context.CancelCauseFunc, 
 				}
 			}
 		}
-		chunkPool.Put(job.buf)
+		putChunkBuf(job.buf)
 	}
 }
 

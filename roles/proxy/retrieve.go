@@ -17,9 +17,11 @@ import (
 	"github.com/qasmat/qasmat/webui"
 )
 
-// prefetch is how many rebuilt-but-unsent chunks may wait while the next
-// ones are fetched (bounded memory, overlapped network and CPU).
-const prefetch = 2
+// fetchWindow is how many chunks are fetched at once, each from k servers:
+// enough to keep every server and both cores busy while a chunk is rebuilt
+// and written, bounded so memory does not grow with the file (about
+// fetchWindow × k MiB of shares).
+const fetchWindow = 3
 
 // slot is one share of the file being read, with the connection to its server.
 type slot struct {
@@ -35,10 +37,14 @@ type slot struct {
 type fetcher struct {
 	p      *Proxy
 	rec    store.FileRecord
-	chunks []store.ChunkRecord // of rec.Epoch, read when the download began
+	chunks []store.ChunkRecord         // of rec.Epoch, read when the download began
+	combs  map[string]*shamir.Combiner // used by the writer goroutine only
+
+	// mu guards chosen and spare: chunks in flight at once may replace a
+	// failing server.
+	mu     sync.Mutex
 	chosen []slot
 	spare  []slot
-	combs  map[string]*shamir.Combiner
 }
 
 func (p *Proxy) newFetcher(rec store.FileRecord, chunks []store.ChunkRecord) (*fetcher, error) {
@@ -141,38 +147,57 @@ func (f *fetcher) fetch(ctx context.Context, index uint32) fetched {
 		}
 		return result{data: data}
 	}
-	results := make([]result, len(f.chosen))
+	f.mu.Lock()
+	slots := slices.Clone(f.chosen)
+	f.mu.Unlock()
+	results := make([]result, len(slots))
 	var wg sync.WaitGroup
-	for i, s := range f.chosen {
+	for i, s := range slots {
 		wg.Add(1)
 		go func() { defer wg.Done(); results[i] = get(s) }()
 	}
 	wg.Wait()
-	for i := range f.chosen {
+	for i := range slots {
 		for results[i].err != nil {
-			bad := f.chosen[i]
+			bad := slots[i]
 			if ctx.Err() != nil {
 				out.err = ctx.Err()
 				return out
 			}
 			f.p.reportBadShare(bad.name, index, results[i].err)
-			if len(f.spare) == 0 {
+			next, ok := f.replace(i, bad)
+			if !ok {
 				out.err = webui.Errorf(webui.ErrUnavailable,
 					"%q cannot be rebuilt: chunk %d has fewer than %d good shares (storage server %s: %v)",
 					f.rec.Name, index, f.rec.K, bad.name, results[i].err)
 				return out
 			}
-			// Replace the bad server for the rest of the file.
-			f.chosen[i], f.spare = f.spare[0], f.spare[1:]
-			results[i] = get(f.chosen[i])
+			slots[i] = next
+			results[i] = get(next)
 		}
 	}
-	out.slots = slices.Clone(f.chosen)
+	out.slots = slots
 	out.shares = make([][]byte, len(results))
 	for i, r := range results {
 		out.shares[i] = r.data
 	}
 	return out
+}
+
+// replace swaps the server in position i, which failed, for a spare one for
+// the rest of the file; if another chunk in flight already replaced it, the
+// replacement is used. false: no spare server is left.
+func (f *fetcher) replace(i int, bad slot) (slot, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.chosen[i].idx != bad.idx {
+		return f.chosen[i], true
+	}
+	if len(f.spare) == 0 {
+		return slot{}, false
+	}
+	f.chosen[i], f.spare = f.spare[0], f.spare[1:]
+	return f.chosen[i], true
 }
 
 // reportBadShare logs and counts a share that could not be used.
@@ -197,25 +222,27 @@ func (p *Proxy) Retrieve(ctx context.Context, u webui.User, name string, start f
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan fetched, prefetch)
+	// Up to fetchWindow chunks are fetched at once; they are rebuilt and
+	// written in order. Each one's result arrives on its own channel,
+	// queued in chunk order.
+	order := make(chan chan fetched, fetchWindow)
 	go func() {
-		defer close(ch)
+		defer close(order)
 		for i := uint32(0); i < rec.Chunks; i++ {
-			r := f.fetch(ctx, i)
+			one := make(chan fetched, 1)
 			select {
-			case ch <- r:
+			case order <- one:
 			case <-ctx.Done():
 				return
 			}
-			if r.err != nil {
-				return
-			}
+			go func() { one <- f.fetch(ctx, i) }()
 		}
 	}()
 	var w io.Writer
 	var buf []byte
 	var written int64
-	for r := range ch {
+	for one := range order {
+		r := <-one
 		if r.err != nil {
 			return p.retrieveFailed(r.err, w != nil)
 		}
