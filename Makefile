@@ -40,10 +40,16 @@ test-web:
 test-e2e:
 	@if [ -f $(WEBAPP)/e2e/run.sh ]; then QASMAT_BIN=$(CURDIR)/$(BIN) bash $(WEBAPP)/e2e/run.sh; fi
 
-## bench: the benchmarks with the issue targets (single core for the math)
-bench:
+## bench: the benchmarks with the issue targets (single core for the math; run on a quiet machine, ~10 min)
+bench: build-go
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./crypto/...
-	$(GO) test -run '^$$' -bench . -benchmem ./transport/...
+	$(GO) test -run '^$$' -bench . -benchmem ./transport/... ./store/...
+	$(GO) test -run '^$$' -bench Transit -benchtime 20x ./kms/
+	QASMAT_BENCH_MIB=1024 $(GO) test -run '^$$' -bench 'DevCluster$$' -benchtime 1x -timeout 30m ./roles/dev/
+	$(GO) test -run '^$$' -bench DevClusterQKD -benchtime 2x ./roles/dev/
+	QASMAT_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench ProtectRetrieve1GiB -benchtime 1x -timeout 30m ./test/cluster/
+	QASMAT_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench SmallFilesConcurrent -benchtime 2000x ./test/cluster/
+	QASMAT_BIN=$(CURDIR)/$(BIN) QASMAT_RENEW_BENCH_MIB=1024 $(GO) test -run '^$$' -bench BenchmarkRenew -benchtime 1x -timeout 30m ./test/cluster/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
@@ -56,3 +62,15 @@ fmt:
 
 clean:
 	rm -rf bin
+
+.PHONY: image test-deploy
+IMAGE ?= qasmat:$(VERSION)
+
+## image: a FROM scratch container image of the static bin/qasmat (a Docker engine, nothing pulled); IMAGE=name:tag
+image: build-go
+	bash deploy/docker/build-image.sh $(BIN) $(IMAGE)
+
+## test-deploy: the deployment tests (Ansible, systemd, container, Caddy, backup, Kubernetes manifests); run as root with the tools .ci/run installs
+test-deploy: build-go
+	QASMAT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 15m ./test/deploy/...
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
