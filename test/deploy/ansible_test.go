@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // ansibleRun is one ansible-playbook run against this machine.
@@ -117,7 +119,7 @@ func TestAnsiblePlaybook(t *testing.T) {
 	prefix := filepath.Join(dir, "root")
 	a := &ansibleRun{t: t, dir: dir, prefix: prefix}
 	const svcUser = "qasmatci"
-	webPort, peerPort, kmsPort := freePort(t), freePort(t), freePort(t)
+	webPort, peerPort, kmsPort := testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
 	manager := "none"
 	if b, err := os.ReadFile("/proc/1/comm"); err == nil && strings.TrimSpace(string(b)) == "systemd" {
 		t.Log("systemd is PID 1 here, but the test still uses qasmat_service_manager=none to stay inside its prefix")

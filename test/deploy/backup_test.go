@@ -31,22 +31,22 @@ func TestCatalogBackupRestore(t *testing.T) {
 	mustRoundTrip(t, c.api, bob, "b.bin", bobData)
 
 	// Back up: stop the proxy, copy its data folder (cp -a, as the docs say).
-	c.proxy.signal(syscall.SIGTERM)
-	if err := c.proxy.exited(); err != nil {
+	c.proxy.Signal(syscall.SIGTERM)
+	if err := c.proxy.Exited(); err != nil {
 		t.Fatalf("proxy stop: %v", err)
 	}
 	backup := filepath.Join(t.TempDir(), "proxy-backup")
 	if out, err := exec.Command("cp", "-a", c.proxyDataDir, backup).CombinedOutput(); err != nil {
 		t.Fatalf("cp -a: %v %s", err, out)
 	}
-	c.proxy.start()
+	c.proxy.Restart()
 	c.waitConnected(3)
 	if err := c.api.protect(alice, "after-backup.txt", 2, bytes.NewReader([]byte("not in the backup"))); err != nil {
 		t.Fatal(err)
 	}
 
 	// Disaster: the proxy's folder is lost. Restore the copy.
-	c.proxy.signal(syscall.SIGTERM)
+	c.proxy.Signal(syscall.SIGTERM)
 	if err := os.RemoveAll(c.proxyDataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -56,13 +56,13 @@ func TestCatalogBackupRestore(t *testing.T) {
 	if err := sameTree(backup, c.proxyDataDir); err != nil {
 		t.Fatal(err)
 	}
-	c.proxy.start()
+	c.proxy.Restart()
 	c.waitConnected(3)
 
 	for name, want := range files {
 		got, err := c.api.retrieve(alice, name)
 		if err != nil {
-			t.Fatalf("retrieve %s after restore: %v; proxy log:\n%s", name, err, c.proxy.log())
+			t.Fatalf("retrieve %s after restore: %v; proxy log:\n%s", name, err, c.proxy.Log())
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("retrieve %s after restore: content differs", name)

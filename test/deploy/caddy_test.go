@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // authProvider is a tiny forward-auth server standing in for Authelia: HTTP
@@ -60,7 +62,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 		map[string]user{"alice": alice, "bob": bob},
 		map[string]string{"alice": "alice-pw", "bob": "bob-pw"})
 
-	caddyPort := freePort(t)
+	caddyPort := testkit.FreePort(t)
 	site := fmt.Sprintf("http://127.0.0.1:%d", caddyPort)
 	c := newCluster(t, clusterOpts{storages: 3, origins: []string{site}, trustedProxies: []string{"127.0.0.1/32"}})
 
@@ -72,7 +74,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 		"QASMAT_UPSTREAM="+fmt.Sprintf("127.0.0.1:%d", c.webPort),
 		"AUTH_UPSTREAM="+authAddr,
 		"AUTH_URI=/api/authz/forward-auth",
-		"AUTH_SITE="+fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		"AUTH_SITE="+fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t)),
 	)
 	var caddyLog bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &caddyLog, &caddyLog
@@ -86,7 +88,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitFor(t, "caddy to serve /healthz", 20*time.Second, func() bool {
+	testkit.WaitFor(t, "caddy to serve /healthz", 20*time.Second, func() bool {
 		resp, err := http.Get(site + "/healthz")
 		if err != nil {
 			return false

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // dockerEngine is a dockerd started by hand for one test, with its own data
@@ -168,9 +170,9 @@ func TestContainerImage(t *testing.T) {
 	if out, err := exec.Command(qasmatBin, "keygen", "-o", filepath.Join(cfgDir, "psk.key")).CombinedOutput(); err != nil {
 		t.Fatalf("keygen: %v %s", err, out)
 	}
-	webPort, peerPort := freePort(t), freePort(t)
+	webPort, peerPort := testkit.FreePort(t), testkit.FreePort(t)
 	netsec := map[string]any{"Private": map[string]any{"path_to_preshared_key": "/etc/qasmat/psk.key"}}
-	writeJSON(t, filepath.Join(cfgDir, "proxy.json"), map[string]any{
+	testkit.WriteJSON(t, filepath.Join(cfgDir, "proxy.json"), map[string]any{
 		"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_port": peerPort}},
 		"network_security_configuration": map[string]any{"network_security": netsec},
 		"web_configuration": map[string]any{
@@ -178,7 +180,7 @@ func TestContainerImage(t *testing.T) {
 			"allowed_cors_origins": []string{"*"},
 		},
 	})
-	writeJSON(t, filepath.Join(cfgDir, "storage.json"), map[string]any{
+	testkit.WriteJSON(t, filepath.Join(cfgDir, "storage.json"), map[string]any{
 		"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_address": "127.0.0.1", "proxy_port": peerPort}},
 		"network_security_configuration": map[string]any{"network_security": netsec},
 		"proxy_reconnection_interval":    1,
@@ -211,7 +213,7 @@ func TestContainerImage(t *testing.T) {
 	}
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", webPort)
-	waitFor(t, "the proxy container's /readyz", 60*time.Second, func() bool {
+	testkit.WaitFor(t, "the proxy container's /readyz", 60*time.Second, func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
 			return false

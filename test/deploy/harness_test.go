@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,10 +19,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // qasmatBin is the static binary under test: $QASMAT_BIN (what `make test`
@@ -48,30 +47,12 @@ func setupAndRun(m *testing.M) (int, error) {
 		return 0, err
 	}
 	repoRoot = root
-	if bin := os.Getenv("QASMAT_BIN"); bin != "" {
-		if _, err := os.Stat(bin); err == nil {
-			qasmatBin, err = filepath.Abs(bin)
-			if err != nil {
-				return 0, err
-			}
-			return m.Run(), nil
-		}
-	}
-	dir, err := os.MkdirTemp("", "qasmat-bin-")
+	bin, cleanup, err := testkit.Binary(repoRoot)
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
-	// World-readable: the Ansible test runs the binary as a system user.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return 0, err
-	}
-	qasmatBin = filepath.Join(dir, "qasmat")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", qasmatBin, repoRoot)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("building qasmat: %v\n%s", err, out)
-	}
+	defer cleanup()
+	qasmatBin = bin
 	return m.Run(), nil
 }
 
@@ -93,125 +74,12 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// proc is one real process with its output captured to a file.
-type proc struct {
-	t       testing.TB
-	name    string
-	bin     string
-	args    []string
-	logPath string
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	exitErr error
-}
+// proc is one real process with its output in a log file.
+type proc = testkit.Proc
 
 func startProc(t testing.TB, name, logDir, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, bin: bin, args: args, logPath: filepath.Join(logDir, name+".log")}
-	p.start()
-	t.Cleanup(func() { p.signal(syscall.SIGKILL) })
-	return p
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	cmd := exec.Command(p.bin, p.args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		p.t.Fatalf("starting %s: %v", p.name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		err := cmd.Wait()
-		logf.Close()
-		p.mu.Lock()
-		p.exitErr = err
-		p.mu.Unlock()
-		close(done)
-	}()
-	p.mu.Lock()
-	p.cmd, p.done = cmd, done
-	p.mu.Unlock()
-}
-
-// signal sends sig and waits up to 40 s for the process to end (then kills
-// it); it returns how long the process took to end.
-func (p *proc) signal(sig syscall.Signal) time.Duration {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return 0
-	}
-	select {
-	case <-done:
-		return 0
-	default:
-	}
-	start := time.Now()
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(40 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-	return time.Since(start)
-}
-
-// exited reports the exit error of the last run (nil: status 0).
-func (p *proc) exited() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exitErr
-}
-
-func (p *proc) log() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
-
-// waitFor polls cond until it is true or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
-}
-
-func writeJSON(t testing.TB, path string, v any) string {
-	t.Helper()
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testkit.Start(t, name, logDir, nil, bin, args...)
 }
 
 // cluster is a proxy and storage servers, each a separate qasmat process.
@@ -235,7 +103,7 @@ type clusterOpts struct {
 func newCluster(t testing.TB, o clusterOpts) *cluster {
 	t.Helper()
 	dir := t.TempDir()
-	c := &cluster{t: t, dir: dir, webPort: freePort(t), peerPort: freePort(t)}
+	c := &cluster{t: t, dir: dir, webPort: testkit.FreePort(t), peerPort: testkit.FreePort(t)}
 	c.api = &client{base: fmt.Sprintf("http://127.0.0.1:%d", c.webPort), http: &http.Client{Timeout: 60 * time.Second}}
 	psk := filepath.Join(dir, "psk.key")
 	if out, err := exec.Command(qasmatBin, "keygen", "-o", psk).CombinedOutput(); err != nil {
@@ -254,14 +122,14 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if o.trustedProxies != nil {
 		web["trusted_proxies"] = o.trustedProxies
 	}
-	proxyCfg := writeJSON(t, filepath.Join(dir, "proxy.json"), map[string]any{
+	proxyCfg := testkit.WriteJSON(t, filepath.Join(dir, "proxy.json"), map[string]any{
 		"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_port": c.peerPort}},
 		"network_security_configuration": map[string]any{"network_security": netsec},
 		"web_configuration":              web,
 	})
 	c.proxyDataDir = filepath.Join(dir, "proxy")
 	c.proxy = startProc(t, "proxy", dir, qasmatBin, "proxy", "-c", proxyCfg, "--data-dir", c.proxyDataDir)
-	storageCfg := writeJSON(t, filepath.Join(dir, "storage.json"), map[string]any{
+	storageCfg := testkit.WriteJSON(t, filepath.Join(dir, "storage.json"), map[string]any{
 		"discovery_mode":                 map[string]any{"Remote": map[string]any{"proxy_address": "127.0.0.1", "proxy_port": c.peerPort}},
 		"network_security_configuration": map[string]any{"network_security": netsec},
 		"proxy_reconnection_interval":    1,
@@ -284,7 +152,7 @@ func (c *cluster) waitConnected(n int) {
 func waitConnected(t testing.TB, base string, n int) {
 	t.Helper()
 	want := fmt.Sprintf("\nqasmat_storage_servers_connected %d\n", n)
-	waitFor(t, fmt.Sprintf("%d connected storage servers at %s", n, base), 60*time.Second, func() bool {
+	testkit.WaitFor(t, fmt.Sprintf("%d connected storage servers at %s", n, base), 60*time.Second, func() bool {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
 			return false

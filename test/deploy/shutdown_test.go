@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // gatedReader hands out data up to gate bytes, then waits for release; after
@@ -58,37 +60,37 @@ func TestProxySIGTERMDuringUpload(t *testing.T) {
 	finishErr, abandonErr := make(chan error, 1), make(chan error, 1)
 	go func() { finishErr <- c.api.protect(u, "finishing.bin", 2, finishing) }()
 	go func() { abandonErr <- c.api.protect(u, "abandoned.bin", 2, abandoned) }()
-	waitFor(t, "both uploads half sent", 30*time.Second, func() bool {
+	testkit.WaitFor(t, "both uploads half sent", 30*time.Second, func() bool {
 		return finishing.sent.Load() == int64(finishing.gate) && abandoned.sent.Load() == int64(abandoned.gate)
 	})
 	time.Sleep(500 * time.Millisecond) // let the proxy take in what was sent
 
 	stopped := make(chan time.Duration, 1)
-	go func() { stopped <- c.proxy.signal(syscall.SIGTERM) }()
+	go func() { stopped <- c.proxy.Signal(syscall.SIGTERM) }()
 	time.Sleep(time.Second)
 	select {
 	case <-stopped:
-		t.Fatalf("the proxy exited on SIGTERM without waiting for the uploads in flight; log:\n%s", c.proxy.log())
+		t.Fatalf("the proxy exited on SIGTERM without waiting for the uploads in flight; log:\n%s", c.proxy.Log())
 	default:
 	}
 	close(abandoned.release)
 	close(finishing.release)
 	if err := <-finishErr; err != nil {
-		t.Fatalf("the upload that went on after SIGTERM failed: %v; proxy log:\n%s", err, c.proxy.log())
+		t.Fatalf("the upload that went on after SIGTERM failed: %v; proxy log:\n%s", err, c.proxy.Log())
 	}
 	if err := <-abandonErr; err == nil {
 		t.Fatal("the abandoned upload was answered with success")
 	}
 	took := <-stopped
-	if err := c.proxy.exited(); err != nil {
-		t.Fatalf("the proxy's exit after SIGTERM was not clean: %v; log:\n%s", err, c.proxy.log())
+	if err := c.proxy.Exited(); err != nil {
+		t.Fatalf("the proxy's exit after SIGTERM was not clean: %v; log:\n%s", err, c.proxy.Log())
 	}
 	if took > 35*time.Second {
 		t.Fatalf("the proxy took %v to stop after SIGTERM (units allow 45 s, the grace is 30 s)", took)
 	}
 	t.Logf("proxy stopped %v after SIGTERM", took)
 
-	c.proxy.start()
+	c.proxy.Restart()
 	c.waitConnected(3)
 	names, err := c.api.files(u)
 	if err != nil {
@@ -113,8 +115,8 @@ func TestProxySIGTERMDuringUpload(t *testing.T) {
 	mustRoundTrip(t, c.api, u, "abandoned.bin", []byte("second try"))
 
 	// Storage servers stop cleanly on SIGTERM too.
-	c.storages[0].signal(syscall.SIGTERM)
-	if err := c.storages[0].exited(); err != nil {
-		t.Fatalf("storage server exit after SIGTERM: %v; log:\n%s", err, c.storages[0].log())
+	c.storages[0].Signal(syscall.SIGTERM)
+	if err := c.storages[0].Exited(); err != nil {
+		t.Fatalf("storage server exit after SIGTERM: %v; log:\n%s", err, c.storages[0].Log())
 	}
 }

@@ -21,10 +21,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/qasmat/qasmat/test/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,25 +68,13 @@ func setupAndRun(m *testing.M) int {
 		}
 		defer exec.Command(script, "down", prefix).Run()
 	}
-	if bin := os.Getenv("QASMAT_BIN"); bin != "" {
-		if _, err := os.Stat(bin); err == nil {
-			qasmatBin, _ = filepath.Abs(bin)
-			return m.Run()
-		}
-	}
-	dir, err := os.MkdirTemp("", "qasmat-bin-")
+	bin, cleanup, err := testkit.Binary("../..")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "netns tests:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	qasmatBin = filepath.Join(dir, "qasmat")
-	cmd := exec.Command("go", "build", "-o", qasmatBin, "../..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "netns tests: building qasmat: %v\n%s", err, out)
-		return 1
-	}
+	defer cleanup()
+	qasmatBin = bin
 	return m.Run()
 }
 
@@ -120,61 +108,12 @@ func linkUp(t *testing.T, host string) {
 }
 
 // proc is one qasmat process inside a host's namespace.
-type proc struct {
-	name, logPath string
-	cmd           *exec.Cmd
-	done          chan struct{}
-}
+type proc = testkit.Proc
 
 func startIn(t *testing.T, host, name, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, logPath: filepath.Join(dir, name+".log")}
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns(host), qasmatBin}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	// ip netns exec execs qasmat in place: the pid is qasmat's.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	p.done = make(chan struct{})
-	go func() { p.cmd.Wait(); logf.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("--- log of %s:\n%s", name, p.log())
-		}
-	})
-	return p
-}
-
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *proc) log() string { b, _ := os.ReadFile(p.logPath); return string(b) }
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < timeout {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
-	return 0
+	return testkit.Start(t, name, dir, nil, "ip", append([]string{"netns", "exec", ns(host), qasmatBin}, args...)...)
 }
 
 // nsDialer opens TCP connections from inside a host's namespace: the socket
@@ -259,7 +198,7 @@ func (c *cluster) useAPIOn(host string) {
 func (c *cluster) startProxy(host, dataDir string) *proc {
 	t := c.t
 	dir := c.dir
-	proxyCfg := writeJSON(t, filepath.Join(dir, "proxy.json"), map[string]any{
+	proxyCfg := testkit.WriteJSON(t, filepath.Join(dir, "proxy.json"), map[string]any{
 		"discovery_mode":                 "Local",
 		"network_security_configuration": map[string]any{"network_security": c.netsec},
 		"web_configuration": map[string]any{
@@ -282,25 +221,13 @@ func (c *cluster) keygen(name string) string {
 // startStorage runs a storage server in Local mode (no proxy address) on
 // host as name.
 func (c *cluster) startStorage(host, name string, netsec any) *proc {
-	cfg := writeJSON(c.t, filepath.Join(c.dir, "storage-"+host+"-"+name+".json"), map[string]any{
+	cfg := testkit.WriteJSON(c.t, filepath.Join(c.dir, "storage-"+host+"-"+name+".json"), map[string]any{
 		"discovery_mode":                 "Local",
 		"network_security_configuration": map[string]any{"network_security": netsec},
 		"proxy_reconnection_interval":    2,
 	})
 	return startIn(c.t, host, "storage-"+host+"-"+name, c.dir, "storage", "-c", cfg, "-n", name,
 		"--data-dir", filepath.Join(c.dir, "data-"+host+"-"+name), "--log-level", "debug")
-}
-
-func writeJSON(t *testing.T, path string, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // storageState is GET /api/storage.
@@ -386,7 +313,7 @@ func (c *cluster) waitConnected(names ...string) {
 // waitConnectedWithin is waitConnected with a given bound.
 func (c *cluster) waitConnectedWithin(timeout time.Duration, names ...string) {
 	c.t.Helper()
-	waitFor(c.t, fmt.Sprintf("storage servers %v connected", names), timeout, func() bool {
+	testkit.WaitFor(c.t, fmt.Sprintf("storage servers %v connected", names), timeout, func() bool {
 		s, err := c.storage()
 		if err != nil {
 			return false

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // rejoinBound is how long a storage server may take to rejoin after its link
@@ -31,7 +33,7 @@ func TestLocalDiscovery(t *testing.T) {
 		if got := s.host(h); !strings.HasPrefix(got, hostIP[h]+":") {
 			t.Errorf("storage %s connected from %q, want %s", h, got, hostIP[h])
 		}
-		if !strings.Contains(c.storages[h].log(), "pinned the proxy's key on first contact") {
+		if !strings.Contains(c.storages[h].Log(), "pinned the proxy's key on first contact") {
 			t.Errorf("storage %s did not pin the discovered proxy's key", h)
 		}
 	}
@@ -60,7 +62,7 @@ func TestLinkCut(t *testing.T) {
 		}
 	})
 	const bound = 12 * time.Second
-	waitFor(t, "b marked disconnected", bound+3*time.Second, func() bool {
+	testkit.WaitFor(t, "b marked disconnected", bound+3*time.Second, func() bool {
 		s, err := c.storage()
 		return err == nil && !s.connected("b") && s.connected("c") && s.connected("d")
 	})
@@ -177,11 +179,11 @@ func TestHostLoss(t *testing.T) {
 	if err := c.protect("tight.bin", 3, strings.NewReader(string(tight))); err != nil {
 		t.Fatal(err)
 	}
-	c.storages["b"].kill()
+	c.storages["b"].Kill()
 	if err := os.RemoveAll(filepath.Join(c.dir, "data-b-b")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b marked disconnected", 15*time.Second, func() bool {
+	testkit.WaitFor(t, "b marked disconnected", 15*time.Second, func() bool {
 		s, err := c.storage()
 		return err == nil && !s.connected("b")
 	})
@@ -201,9 +203,9 @@ func TestRogueStorage(t *testing.T) {
 	wrong := c.keygen("wrong-psk.key")
 	rogue := c.startStorage("e", "rogue", map[string]any{"Private": map[string]any{"path_to_preshared_key": wrong}})
 	impostor := c.startStorage("d", "b", c.netsec) // right key, new identity, b's name
-	waitFor(t, "the rogue's handshake failure and the impostor's refusal", 30*time.Second, func() bool {
-		return strings.Contains(strings.ToLower(rogue.log()), "handshake") &&
-			strings.Contains(impostor.log(), "refused")
+	testkit.WaitFor(t, "the rogue's handshake failure and the impostor's refusal", 30*time.Second, func() bool {
+		return strings.Contains(strings.ToLower(rogue.Log()), "handshake") &&
+			strings.Contains(impostor.Log(), "refused")
 	})
 	s, err := c.storage()
 	if err != nil {
@@ -220,7 +222,7 @@ func TestRogueStorage(t *testing.T) {
 	if !s.connected("b") || !s.connected("c") || len(s.Servers) != 2 {
 		t.Fatalf("storage list %+v, want exactly b and c connected", s)
 	}
-	if !strings.Contains(c.proxy.log(), "refused") {
+	if !strings.Contains(c.proxy.Log(), "refused") {
 		t.Error("the proxy did not log a refusal")
 	}
 }
@@ -236,7 +238,7 @@ func TestProxyMovesAndAmbiguity(t *testing.T) {
 	if err := c.protect("moved.bin", 2, strings.NewReader(string(data))); err != nil {
 		t.Fatal(err)
 	}
-	c.proxy.kill()
+	c.proxy.Kill()
 	c.proxy = c.startProxy("e", "proxy") // same data folder: same key
 	c.useAPIOn("e")
 	moved := time.Now()
@@ -253,14 +255,14 @@ func TestProxyMovesAndAmbiguity(t *testing.T) {
 
 	other := c.startProxy("a", "other-proxy") // a stranger's proxy, new key
 	// Until it answers, a newcomer sees one proxy and would rightly join it.
-	waitFor(t, "the second proxy's announcement", 10*time.Second, func() bool {
-		return strings.Contains(other.log(), "announcing the proxy on the local network")
+	testkit.WaitFor(t, "the second proxy's announcement", 10*time.Second, func() bool {
+		return strings.Contains(other.Log(), "announcing the proxy on the local network")
 	})
 	newcomer := c.startStorage("d", "newcomer", c.netsec)
-	waitFor(t, "the newcomer's ambiguity message", 20*time.Second, func() bool {
-		return strings.Contains(newcomer.log(), "several Qasmat proxies")
+	testkit.WaitFor(t, "the newcomer's ambiguity message", 20*time.Second, func() bool {
+		return strings.Contains(newcomer.Log(), "several Qasmat proxies")
 	})
-	msg := newcomer.log()
+	msg := newcomer.Log()
 	for _, want := range []string{"Remote", "pinned-proxy.key"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the ambiguity message does not mention %q", want)
@@ -269,11 +271,11 @@ func TestProxyMovesAndAmbiguity(t *testing.T) {
 	if strings.Contains(msg, `msg="connected to the proxy"`) {
 		t.Fatal("the newcomer joined a proxy although two announce and none is pinned")
 	}
-	if strings.Contains(other.log(), "storage server connected") {
+	if strings.Contains(other.Log(), "storage server connected") {
 		t.Fatal("a storage server joined the stranger's proxy")
 	}
 	// The pinned servers, made to redial, still pick their own proxy.
-	c.storages["b"].kill()
+	c.storages["b"].Kill()
 	c.storages["b"] = c.startStorage("b", "b", c.netsec)
 	c.waitConnectedWithin(rejoinBound, "b")
 	c.mustRetrieve("moved.bin", data)
