@@ -56,7 +56,7 @@ func BenchmarkProtectRetrieve1GiB(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)*float64(b.N)/1e6/up.Seconds(), "protect-MB/s")
 	b.ReportMetric(float64(size)*float64(b.N)/1e6/down.Seconds(), "retrieve-MB/s")
-	b.ReportMetric(float64(peakRSS(c.proxy.cmd.Process.Pid))/(1<<20), "proxy-peak-RSS-MiB")
+	b.ReportMetric(float64(peakRSS(c.proxy.Pid()))/(1<<20), "proxy-peak-RSS-MiB")
 }
 
 // BenchmarkSmallFilesConcurrent protects 4 KiB files from 16 concurrent

@@ -132,9 +132,9 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		t.Fatalf("retrieve: err=%v integrity=%v equal=%v", err, ok, bytes.Equal(got, content))
 	}
 	// Stop everything so that nothing is left only in memory.
-	c.proxy.stop()
+	c.proxy.Stop()
 	for _, s := range c.storages {
-		s.stop()
+		s.Stop()
 	}
 	for _, root := range []string{c.dir, os.TempDir()} {
 		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
@@ -165,15 +165,15 @@ func TestSurvivesLossOfNMinusKServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// n-k = 2 servers down: still retrievable.
-	c.storages[0].stop()
-	c.storages[3].stop()
+	c.storages[0].Stop()
+	c.storages[3].Stop()
 	c.waitConnected(3)
 	got, ok, err := c.retrieve(defaultUser, "f.bin")
 	if err != nil || !ok || !bytes.Equal(got, data) {
 		t.Fatalf("with 3 of 5 servers: err=%v integrity=%v equal=%v", err, ok, bytes.Equal(got, data))
 	}
 	// One more: a clear 503 naming the missing servers.
-	c.storages[1].stop()
+	c.storages[1].Stop()
 	c.waitConnected(2)
 	_, _, err = c.retrieve(defaultUser, "f.bin")
 	var ae *apiError
@@ -187,7 +187,7 @@ func TestSurvivesLossOfNMinusKServers(t *testing.T) {
 	}
 	// Restarted servers reconnect by themselves.
 	for _, i := range []int{0, 1, 3} {
-		c.storages[i].restart()
+		c.storages[i].Restart()
 	}
 	c.waitConnected(5)
 	got, ok, err = c.retrieve(defaultUser, "f.bin")
@@ -208,7 +208,7 @@ func TestCorruptShareIsSkipped(t *testing.T) {
 	}
 	// Damage every share chunk of s1 (so whichever servers the proxy picks
 	// first, s1's shares fail if used), directly in its pebble store.
-	c.storages[0].stop()
+	c.storages[0].Stop()
 	ss, err := store.OpenShareStore(filepath.Join(c.dir, "s1", "shares"))
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestCorruptShareIsSkipped(t *testing.T) {
 	// Leave only s1 and s2 connected, so the damaged shares must be used
 	// or skipped... with k=2 and s3 down, skipping leaves too few shares:
 	// first check the exact file comes back while s3 is up.
-	c.storages[0].restart()
+	c.storages[0].Restart()
 	c.waitConnected(3)
 	for i := 0; i < 3; i++ { // the proxy may pick s1 on any attempt
 		got, ok, err := c.retrieve(defaultUser, "f.bin")
@@ -246,13 +246,13 @@ func TestCorruptShareIsSkipped(t *testing.T) {
 	}
 	// Now force s1 to be used: stop s3. Only s1 (damaged) and s2 remain,
 	// so the proxy must refuse rather than return wrong bytes.
-	c.storages[2].stop()
+	c.storages[2].Stop()
 	c.waitConnected(2)
 	_, _, err = c.retrieve(defaultUser, "f.bin")
 	if err == nil {
 		t.Fatal("retrieval with a damaged share and no spare succeeded; it must fail")
 	}
-	if !strings.Contains(c.proxy.log(), "share skipped") {
+	if !strings.Contains(c.proxy.Log(), "share skipped") {
 		t.Error("the proxy log does not report the bad share")
 	}
 	metrics := c.metrics(t)
@@ -293,11 +293,11 @@ func TestProxyKilledMidUpload(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("upload did not progress")
 	}
-	c.proxy.kill()
+	c.proxy.Kill()
 	if err := <-done; err == nil {
 		t.Fatal("the interrupted upload reported success")
 	}
-	c.proxy.restart()
+	c.proxy.Restart()
 	c.waitConnected(3)
 	files, err := c.files(defaultUser)
 	if err != nil {
@@ -311,11 +311,11 @@ func TestProxyKilledMidUpload(t *testing.T) {
 		t.Fatalf("keep.bin after the crash: err=%v integrity=%v", err, ok)
 	}
 	waitFor(t, "the sweeper to delete the orphaned shares", 60*time.Second, func() bool {
-		return strings.Count(c.proxy.log(), "deleted orphaned shares") >= 3
+		return strings.Count(c.proxy.Log(), "deleted orphaned shares") >= 3
 	})
 	// Every storage server now holds exactly one file: keep.bin.
 	for i, s := range c.storages {
-		s.stop()
+		s.Stop()
 		ss, err := store.OpenShareStore(filepath.Join(c.dir, c.names[i], "shares"))
 		if err != nil {
 			t.Fatal(err)
@@ -438,7 +438,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if err != nil || string(got) != "hello" {
 		t.Fatalf("existing.txt after bad input: %q %v", got, err)
 	}
-	if strings.Contains(c.proxy.log(), "panic") {
+	if strings.Contains(c.proxy.Log(), "panic") {
 		t.Error("the proxy log mentions a panic")
 	}
 }

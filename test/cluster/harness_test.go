@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,10 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // qasmatBin is the binary under test: $QASMAT_BIN (what `make test` builds)
@@ -34,124 +33,28 @@ func TestMain(m *testing.M) {
 }
 
 func setupAndRun(m *testing.M) (int, error) {
-	if bin := os.Getenv("QASMAT_BIN"); bin != "" {
-		if _, err := os.Stat(bin); err == nil {
-			qasmatBin = bin
-			return m.Run(), nil
-		}
-	}
-	dir, err := os.MkdirTemp("", "qasmat-bin-")
+	bin, cleanup, err := testkit.Binary("../..")
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
-	qasmatBin = filepath.Join(dir, "qasmat")
-	cmd := exec.Command("go", "build", "-o", qasmatBin, "../..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("building qasmat: %v\n%s", err, out)
-	}
+	defer cleanup()
+	qasmatBin = bin
 	return m.Run(), nil
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort, waitFor and writeJSON are the shared harness's (test/testkit).
+var (
+	freePort  = testkit.FreePort
+	waitFor   = testkit.WaitFor
+	writeJSON = testkit.WriteJSON
+)
 
 // proc is one real qasmat process with its log captured to a file.
-type proc struct {
-	t       testing.TB
-	name    string
-	args    []string
-	env     []string
-	logPath string
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-}
+type proc = testkit.Proc
 
 func startProc(t testing.TB, name, logDir string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, args: args, env: env, logPath: filepath.Join(logDir, name+".log")}
-	p.start()
-	t.Cleanup(func() { p.kill() })
-	return p
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	cmd := exec.Command(qasmatBin, p.args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		p.t.Fatalf("starting %s: %v", p.name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	p.mu.Lock()
-	p.cmd, p.done = cmd, done
-	p.mu.Unlock()
-}
-
-// restart starts the process again with the same arguments.
-func (p *proc) restart() { p.t.Helper(); p.start() }
-
-func (p *proc) signal(sig syscall.Signal) {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	select {
-	case <-done:
-		return
-	default:
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-// kill is SIGKILL: no chance to clean up, like a power cut.
-func (p *proc) kill() { p.signal(syscall.SIGKILL) }
-
-// stop is SIGTERM: a graceful shutdown.
-func (p *proc) stop() { p.signal(syscall.SIGTERM) }
-
-func (p *proc) log() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
-
-// waitFor polls cond until it is true or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	return testkit.Start(t, name, logDir, env, qasmatBin, args...)
 }
 
 // cluster is a proxy and its storage servers, each a separate process.
@@ -243,18 +146,6 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	}
 	c.waitConnected(o.storages)
 	return c
-}
-
-func writeJSON(t testing.TB, path string, v any) string {
-	t.Helper()
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // waitConnected waits until the API reports exactly n connected servers.

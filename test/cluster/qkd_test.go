@@ -34,7 +34,7 @@ func startKMSSim(t *testing.T, storages int, extra ...string) *kmsSim {
 	k.proc = startProc(t, "kms-sim", dir, nil, append([]string{"kms-sim", "--pki", k.pki,
 		"--data-dir", filepath.Join(dir, "data"), "--listen", fmt.Sprintf("127.0.0.1:%d", k.port)}, extra...)...)
 	waitFor(t, "kms-sim to listen", 20*time.Second, func() bool {
-		return strings.Contains(k.proc.log(), "listening")
+		return strings.Contains(k.proc.Log(), "listening")
 	})
 	return k
 }
@@ -117,9 +117,9 @@ func TestQKDTransitModeMismatchRefused(t *testing.T) {
 	plain := startProc(t, "plain", c.dir, nil, "storage", "-c", filepath.Join(c.dir, "storage.json"), "-n", "plain",
 		"--data-dir", filepath.Join(c.dir, "plain"))
 	waitFor(t, "the proxy to refuse the plain storage server", 20*time.Second, func() bool {
-		return strings.Contains(c.proxy.log(), "transit mode mismatch")
+		return strings.Contains(c.proxy.Log(), "transit mode mismatch")
 	})
-	if !strings.Contains(plain.log(), "transit mode mismatch") {
+	if !strings.Contains(plain.Log(), "transit mode mismatch") {
 		t.Error("the refused storage server's log does not say why")
 	}
 	if cfg, err := c.configuration(probeUser); err != nil || cfg.Limit != 2 {
@@ -159,7 +159,7 @@ func TestQKDKeysExhaustedAndKeyManagerDown(t *testing.T) {
 		t.Error("metrics do not count the QKD failure")
 	}
 
-	k.proc.kill()
+	k.proc.Kill()
 	small := []byte("small enough for the pool")
 	err = c.protectBytes(defaultUser, "s.bin", 2, small)
 	if !errors.As(err, &ae) || ae.Status != 503 || !strings.Contains(ae.Message, "QKD key manager at 127.0.0.1:") {
@@ -178,14 +178,14 @@ func TestQKDKeysExhaustedAndKeyManagerDown(t *testing.T) {
 	if down == 0 {
 		t.Fatalf("/api/storage transit %v: the key manager failure is not shown", st.Transit)
 	}
-	if bytes.Contains([]byte(c.proxy.log()), small) {
+	if bytes.Contains([]byte(c.proxy.Log()), small) {
 		t.Fatal("file content in the proxy log")
 	}
 	// Nothing was lost: with the key manager back, the earlier file
 	// retrieves exactly.
-	k.proc.restart()
+	k.proc.Restart()
 	waitFor(t, "kms-sim to listen again", 20*time.Second, func() bool {
-		return strings.Count(k.proc.log(), "listening") >= 2
+		return strings.Count(k.proc.Log(), "listening") >= 2
 	})
 	c.mustRetrieve(t, "kept.txt", kept)
 }

@@ -43,7 +43,7 @@ func (c *cluster) file(t testing.TB, name string) fileInfo {
 // (seconds; 0 keeps the default) and the environment, and starts it again.
 func (c *cluster) restartProxy(t testing.TB, check, renewal, expiry int, env ...string) {
 	t.Helper()
-	c.proxy.stop()
+	c.proxy.Stop()
 	path := filepath.Join(c.dir, "proxy.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -59,8 +59,8 @@ func (c *cluster) restartProxy(t testing.TB, check, renewal, expiry int, env ...
 			"checking_interval": secs(check), "renewal_duration": secs(renewal), "expiry_duration": secs(expiry)}
 	}
 	writeJSON(t, path, cfg)
-	c.proxy.env = env
-	c.proxy.restart()
+	c.proxy.Env = env
+	c.proxy.Restart()
 }
 
 // shareState is what one storage server holds: file -> epoch -> chunk -> bytes.
@@ -73,7 +73,7 @@ func (c *cluster) readShares(t testing.TB) []shareState {
 	var wg sync.WaitGroup
 	for _, s := range c.storages {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.stop() }()
+		go func() { defer wg.Done(); s.Stop() }()
 	}
 	wg.Wait()
 	out := make([]shareState, len(c.storages))
@@ -81,7 +81,7 @@ func (c *cluster) readShares(t testing.TB) []shareState {
 		out[i] = readStore(t, filepath.Join(c.dir, name, "shares"))
 	}
 	for _, s := range c.storages {
-		s.restart()
+		s.Restart()
 	}
 	c.waitConnected(len(c.storages))
 	return out
@@ -203,7 +203,7 @@ func TestRenewChangesSharesAndKeepsFile(t *testing.T) {
 
 	// Mixing: chunk 0's share of x=1 from epoch 0 with the epoch-2 shares
 	// of x=2 and x=3. The commitment comes from the proxy's catalog.
-	c.proxy.stop()
+	c.proxy.Stop()
 	cat, err := store.OpenCatalog(filepath.Join(c.dir, "proxy", "catalog"))
 	if err != nil {
 		t.Fatal(err)
@@ -269,11 +269,11 @@ func TestRenewCrashPoints(t *testing.T) {
 				t.Fatal("the renewal answered although the proxy was to exit")
 			}
 			select {
-			case <-c.proxy.done:
+			case <-c.proxy.Done():
 			case <-time.After(10 * time.Second):
 				t.Fatal("the proxy did not exit at the crash point")
 			}
-			if !strings.Contains(c.proxy.log(), "QASMAT_TEST_CRASH="+tc.point) {
+			if !strings.Contains(c.proxy.Log(), "QASMAT_TEST_CRASH="+tc.point) {
 				t.Fatal("the proxy log does not show the crash point")
 			}
 			// Before the restart the servers hold both epochs.
@@ -311,9 +311,9 @@ func (c *cluster) readSharesNoWait(t testing.TB) []shareState {
 	t.Helper()
 	out := make([]shareState, len(c.storages))
 	for i, name := range c.names {
-		c.storages[i].stop()
+		c.storages[i].Stop()
 		out[i] = readStore(t, filepath.Join(c.dir, name, "shares"))
-		c.storages[i].restart()
+		c.storages[i].Restart()
 	}
 	return out
 }
@@ -327,7 +327,7 @@ func TestRenewWithServerOffline(t *testing.T) {
 	if err := c.protectBytes(defaultUser, "o.bin", 2, data); err != nil {
 		t.Fatal(err)
 	}
-	c.storages[3].stop()
+	c.storages[3].Stop()
 	c.waitConnected(3)
 	if err := c.renew(defaultUser, "o.bin"); err != nil {
 		t.Fatal(err)
@@ -337,10 +337,10 @@ func TestRenewWithServerOffline(t *testing.T) {
 		t.Fatalf("after renewing without s4: n=%d servers=%v", f.N, f.StorageServers)
 	}
 	c.mustRetrieve(t, "o.bin", data)
-	c.storages[3].restart()
+	c.storages[3].Restart()
 	c.waitConnected(4)
 	waitFor(t, "s4's stale shares deleted", 20*time.Second, func() bool {
-		return strings.Contains(c.proxy.log(), "deleted the shares of a slot dropped")
+		return strings.Contains(c.proxy.Log(), "deleted the shares of a slot dropped")
 	})
 	st := c.readShares(t)
 	if len(st[3]) != 0 {
@@ -377,7 +377,7 @@ func TestRenewExpiryAndTimeKeeper(t *testing.T) {
 		t.Fatal("a freshly renewed file shows expired")
 	}
 	// Now too few holders: renewal fails and changes nothing.
-	c.storages[2].stop()
+	c.storages[2].Stop()
 	c.waitConnected(2)
 	err := c.renew(defaultUser, "e.bin")
 	var ae *apiError
@@ -394,7 +394,7 @@ func TestRenewExpiryAndTimeKeeper(t *testing.T) {
 	if m := c.metrics(t); strings.Contains(m, `qasmat_renewals_total{outcome="unavailable"} 0`) {
 		t.Errorf("metrics do not count the failed renewals")
 	}
-	c.storages[2].restart()
+	c.storages[2].Restart()
 	c.waitConnected(3)
 	var f2 fileInfo
 	waitFor(t, "a renewal after the holders are back", 15*time.Second, func() bool {
@@ -451,7 +451,7 @@ func TestRenewStorageKilledMidway(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- c.renew(defaultUser, "k.bin") }()
 	time.Sleep(700 * time.Millisecond)
-	c.storages[1].kill()
+	c.storages[1].Kill()
 	err := <-errc
 	want := uint32(1)
 	if err != nil {
@@ -462,7 +462,7 @@ func TestRenewStorageKilledMidway(t *testing.T) {
 		want = 0
 	}
 	t.Logf("renewal outcome: %v (expected epoch %d)", err, want)
-	c.storages[1].restart()
+	c.storages[1].Restart()
 	c.waitConnected(3)
 	c.mustRetrieve(t, "k.bin", data)
 	time.Sleep(3 * time.Second)
@@ -502,7 +502,7 @@ func TestRenewDuringDownload(t *testing.T) {
 	go func() { renewed <- c.renew(defaultUser, "d.bin") }()
 	// The renewal commits, then waits for this download.
 	waitFor(t, "the renewal to wait for the download", 60*time.Second, func() bool {
-		return strings.Contains(c.proxy.log(), "waiting for downloads of the previous epoch")
+		return strings.Contains(c.proxy.Log(), "waiting for downloads of the previous epoch")
 	})
 	select {
 	case err := <-renewed:
@@ -551,9 +551,9 @@ func TestRenewStorageCrashPoints(t *testing.T) {
 				t.Fatal(err)
 			}
 			victim := c.storages[1]
-			victim.stop()
-			victim.env = []string{"QASMAT_TEST_CRASH=" + tc.point}
-			victim.restart()
+			victim.Stop()
+			victim.Env = []string{"QASMAT_TEST_CRASH=" + tc.point}
+			victim.Restart()
 			c.waitConnected(3)
 			err := c.renew(defaultUser, "s.bin")
 			if tc.renewOK && err != nil {
@@ -564,17 +564,17 @@ func TestRenewStorageCrashPoints(t *testing.T) {
 				t.Fatalf("renewal with a holder dying before it confirmed its prepare: %v, want HTTP 503", err)
 			}
 			select {
-			case <-victim.done:
+			case <-victim.Done():
 			case <-time.After(10 * time.Second):
 				t.Fatal("the storage server did not exit at the crash point")
 			}
-			if !strings.Contains(victim.log(), "QASMAT_TEST_CRASH="+tc.point) {
+			if !strings.Contains(victim.Log(), "QASMAT_TEST_CRASH="+tc.point) {
 				t.Fatal("the storage server's log does not show the crash point")
 			}
 			// Two of three holders are enough to read it meanwhile.
 			c.mustRetrieve(t, "s.bin", data)
-			victim.env = nil
-			victim.restart()
+			victim.Env = nil
+			victim.Restart()
 			c.waitConnected(3)
 			c.mustRetrieve(t, "s.bin", data)
 			time.Sleep(3 * time.Second) // the convergence pass runs each second

@@ -27,10 +27,10 @@ func TestPrivateNetworkRefusesWrongKey(t *testing.T) {
 			"network_security_configuration": {"network_security": %s}, "proxy_reconnection_interval": 1}`, c.peerPort, tc.netsec))
 		rogue := startProc(t, tc.name, c.dir, nil, "storage", "-c", cfg, "-n", tc.name, "--data-dir", filepath.Join(c.dir, tc.name))
 		waitFor(t, tc.name+" to be refused at the handshake", 20*time.Second, func() bool {
-			return strings.Contains(rogue.log(), "not connected to the proxy") &&
-				strings.Contains(c.proxy.log(), "refused at the handshake")
+			return strings.Contains(rogue.Log(), "not connected to the proxy") &&
+				strings.Contains(c.proxy.Log(), "refused at the handshake")
 		})
-		rogue.kill()
+		rogue.Kill()
 	}
 	cfg, err := c.configuration(probeUser)
 	if err != nil || cfg.Limit != 2 {
@@ -43,24 +43,24 @@ func TestPrivateNetworkRefusesWrongKey(t *testing.T) {
 // server's share of new files.
 func TestImpostorNameRefused(t *testing.T) {
 	c := newCluster(t, clusterOpts{storages: 2})
-	c.storages[0].stop()
+	c.storages[0].Stop()
 	c.waitConnected(1)
 	impostor := startProc(t, "impostor", c.dir, nil, "storage", "-c", filepath.Join(c.dir, "storage.json"),
 		"-n", "s1", "--data-dir", filepath.Join(c.dir, "impostor"))
 	waitFor(t, "the impostor to be refused", 20*time.Second, func() bool {
-		return strings.Contains(impostor.log(), "refused") && strings.Contains(c.proxy.log(), "storage server refused")
+		return strings.Contains(impostor.Log(), "refused") && strings.Contains(c.proxy.Log(), "storage server refused")
 	})
-	if !strings.Contains(c.proxy.log(), `the name \"s1\" belongs to another storage server`) &&
-		!strings.Contains(c.proxy.log(), `the name "s1" belongs to another storage server`) {
-		t.Errorf("the proxy log does not say why the impostor was refused:\n%s", c.proxy.log())
+	if !strings.Contains(c.proxy.Log(), `the name \"s1\" belongs to another storage server`) &&
+		!strings.Contains(c.proxy.Log(), `the name "s1" belongs to another storage server`) {
+		t.Errorf("the proxy log does not say why the impostor was refused:\n%s", c.proxy.Log())
 	}
 	cfg, err := c.configuration(probeUser)
 	if err != nil || cfg.Limit != 1 {
 		t.Fatalf("connected servers with the impostor running: %d (%v), want 1", cfg.Limit, err)
 	}
 	// The real s1 is still welcome.
-	impostor.kill()
-	c.storages[0].restart()
+	impostor.Kill()
+	c.storages[0].Restart()
 	c.waitConnected(2)
 }
 
