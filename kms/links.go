@@ -136,30 +136,42 @@ func (l *Links) opener(peer string) *Opener {
 	return p
 }
 
-func (l *Links) record(peer string, err error, sealed bool) {
+// record notes the outcome of one use of the link to peer: a seal, an
+// open, or a status check (counted in neither).
+func (l *Links) record(peer string, err error, use linkUse) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h := l.health[peer]
 	h.At = time.Now()
-	if err != nil {
+	switch {
+	case err != nil:
 		h.OK, h.Err = false, err.Error()
 		h.Failures++
-	} else {
+	case use == useSeal:
 		h.OK, h.Err = true, ""
-		if sealed {
-			h.Sealed++
-		} else {
-			h.Opened++
-		}
+		h.Sealed++
+	case use == useOpen:
+		h.OK, h.Err = true, ""
+		h.Opened++
+	default:
+		h.OK, h.Err = true, ""
 	}
 	l.health[peer] = h
 }
+
+type linkUse int
+
+const (
+	useSeal linkUse = iota
+	useOpen
+	useCheck
+)
 
 // Seal protects payload for peer with fresh QKD keys (see Sealer.Seal).
 func (l *Links) Seal(ctx context.Context, peer string, payload, aad []byte) ([]byte, error) {
 	out, err := l.sealer(peer).Seal(ctx, payload, aad)
 	if ctx.Err() == nil {
-		l.record(peer, err, true)
+		l.record(peer, err, useSeal)
 	}
 	return out, err
 }
@@ -177,7 +189,7 @@ func (l *Links) Open(ctx context.Context, peer string, sealed, aad []byte) ([]by
 		out, err = l.opener(peer).Open(ctx, sealed, aad)
 	}
 	if ctx.Err() == nil {
-		l.record(peer, err, false)
+		l.record(peer, err, useOpen)
 	}
 	return out, err
 }
@@ -195,17 +207,7 @@ func (l *Links) Health(peer string) (LinkHealth, bool) {
 // key manager that is down or refuses shows before any transfer.
 func (l *Links) Check(ctx context.Context, peer string) error {
 	_, err := l.client.Status(ctx, peer)
-	l.mu.Lock()
-	h := l.health[peer]
-	h.At = time.Now()
-	if err != nil {
-		h.OK, h.Err = false, err.Error()
-		h.Failures++
-	} else {
-		h.OK, h.Err = true, ""
-	}
-	l.health[peer] = h
-	l.mu.Unlock()
+	l.record(peer, err, useCheck)
 	return err
 }
 
