@@ -152,6 +152,15 @@ describe('ApiClient requests', () => {
     expect((await client(fetchFn).configuration()).transit).toBe('OTP')
   })
 
+  it('posts the name as a form when renewing', async () => {
+    const fetchFn = vi.fn(async () => json({ code: 200, status: 'success', data: {} }))
+    await client(fetchFn).renew('a b.txt')
+    const [url, init] = fetchFn.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('http://dash.test/api/file/renew')
+    expect(init.method).toBe('POST')
+    expect((init.body as URLSearchParams).get('name')).toBe('a b.txt')
+  })
+
   it('posts the name as a form when removing', async () => {
     const fetchFn = vi.fn(async () => json({ code: 200, status: 'success', data: null }))
     await client(fetchFn).remove('a b.txt')

@@ -264,6 +264,13 @@ export class ApiClient {
     return { blob: new Blob(chunks, { type }), integrity }
   }
 
+  /** Renews a file's shares now (POST /api/file/renew); the server answers with the file. */
+  async renew(name: string): Promise<void> {
+    const res = await this.request('file/renew', { method: 'POST', body: new URLSearchParams({ name }) })
+    if (!res.ok) throw await errorFromResponse(res)
+    await readEnvelope<unknown>(res)
+  }
+
   async remove(name: string): Promise<void> {
     const res = await this.request('file/remove', { method: 'POST', body: new URLSearchParams({ name }) })
     if (!res.ok) throw await errorFromResponse(res)

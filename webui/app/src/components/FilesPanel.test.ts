@@ -31,6 +31,18 @@ afterEach(() => {
 })
 
 describe('FilesPanel', () => {
+  it('offers to renew expired files only, and says so while it runs', async () => {
+    const w = mountPanel()
+    const buttons = w.findAll('[data-testid=renew]')
+    expect(buttons).toHaveLength(1)
+    await w.get('[data-name="photo 9.jpg"] [data-testid=renew]').trigger('click')
+    expect(w.emitted('renew')).toEqual([['photo 9.jpg']])
+    await w.setProps({ renewing: ['photo 9.jpg'] })
+    const busy = w.get('[data-name="photo 9.jpg"] [data-testid=renew]')
+    expect(busy.attributes('disabled')).toBeDefined()
+    expect(busy.text()).toBe('Renewing…')
+  })
+
   it('lists newest first with k of n, and marks expired files', () => {
     const w = mountPanel()
     expect(names(w)).toEqual(['report.pdf', 'photo 9.jpg', 'Photo 10.jpg'])
