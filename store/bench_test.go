@@ -93,10 +93,49 @@ func BenchmarkShareStoreGet(b *testing.B) {
 }
 
 // BenchmarkFiveShareStores is `qasmat dev`'s storage side during a (3,5)
-// upload: five stores in one process, each taking one share stream. The
+// upload: five stores in one process, each taking one share stream, as the
+// protocol sends it: the chunks of one file in order, then SyncFile. The
 // bytes counted are the plaintext bytes (one chunk of each of the five
 // streams carries 1023*1023 plaintext bytes).
 func BenchmarkFiveShareStores(b *testing.B) {
+	stores := make([]*ShareStore, 5)
+	for i := range stores {
+		s, err := OpenShareStore(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	data := randomChunk(b)
+	b.SetBytes(1023 * 1023)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for k, s := range stores {
+		wg.Add(1)
+		go func(s *ShareStore) {
+			defer wg.Done()
+			id := fid(byte(k))
+			for i := 0; i < b.N; i++ {
+				if err := s.PutChunk(id, 0, uint32(i), data); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			if err := s.SyncFile(id, 0, uint32(b.N)); err != nil {
+				b.Error(err)
+			}
+		}(s)
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+}
+
+// BenchmarkFiveShareStoresSyncEvery8 is the same load with a Sync every 8
+// chunks (each Sync ingests the staged chunks so far), the benchmark's
+// shape before SyncFile existed.
+func BenchmarkFiveShareStoresSyncEvery8(b *testing.B) {
 	stores := make([]*ShareStore, 5)
 	for i := range stores {
 		s, err := OpenShareStore(b.TempDir())
@@ -190,6 +229,44 @@ func BenchmarkShareStoreSmallPutSync(b *testing.B) {
 				return
 			}
 			if err := s.Sync(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkShareStoreTwoChunkFiles: 16 goroutines each write a file of two
+// chunks (a full one and 64 KiB: about 1.1 MB of plaintext) and SyncFile
+// it: the smallest files that take the staged path (one ingest each).
+func BenchmarkShareStoreTwoChunkFiles(b *testing.B) {
+	s, err := OpenShareStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	full := randomChunk(b)
+	last := full[:12+64*1024]
+	var mu sync.Mutex
+	n := 0
+	b.SetParallelism(8)
+	b.SetBytes(1023*1023 + 64*1023)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			n++
+			i := n
+			mu.Unlock()
+			var id [16]byte
+			id[0], id[1], id[2], id[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
+			for c, data := range [][]byte{full, last} {
+				if err := s.PutChunk(id, 0, uint32(c), data); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			if err := s.SyncFile(id, 0, 2); err != nil {
 				b.Error(err)
 				return
 			}

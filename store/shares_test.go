@@ -137,7 +137,7 @@ func TestShareStoreReopenKeepsData(t *testing.T) {
 // that keeps only what was fsynced: chunks put before Sync survive it.
 func TestShareStoreSyncMakesPutsDurable(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	s, err := openShareStore("/shares", fs)
+	s, err := openShareStore("/shares", noLink(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestShareStoreSyncMakesPutsDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2, err := openShareStore("/shares", crashed)
+	s2, err := openShareStore("/shares", noLink(crashed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestShareStoreSettings(t *testing.T) {
 // had returned is on disk.
 func TestShareStoreConcurrentSyncsAreDurable(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	s, err := openShareStore("/shares", fs)
+	s, err := openShareStore("/shares", noLink(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +511,7 @@ func TestShareStoreConcurrentSyncsAreDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for c, crashed := range crashes {
-		s2, err := openShareStore("/shares", crashed)
+		s2, err := openShareStore("/shares", noLink(crashed))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -543,7 +543,7 @@ func TestShareStoreConcurrentSyncsAreDurable(t *testing.T) {
 // before they return; a power cut right after cannot bring the chunks back.
 func TestShareStoreDeleteIsDurable(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	s, err := openShareStore("/shares", fs)
+	s, err := openShareStore("/shares", noLink(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +563,7 @@ func TestShareStoreDeleteIsDurable(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := openShareStore("/shares", crashed)
+	s2, err := openShareStore("/shares", noLink(crashed))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,11 @@ const (
 	memTableSize     = 4 << 20
 )
 
+// shareWAL turns the share store's write-ahead log on. Large files bypass
+// the memtable (ingest.go), so the log carries only small chunks and
+// metadata (docs/store.md).
+const shareWAL = true
+
 // Schema markers, stored under keySchema, so that a share store is never
 // opened as a catalog (or the reverse) and a future layout can be migrated.
 const (
@@ -101,6 +106,10 @@ func dbOptions(fs vfs.FS, cacheSize int64, wal bool) *pebble.Options {
 			TargetGarbageRatio:    0.2,
 		}
 	}
+	// The share store ingests narrow tables (one file's chunks, ingest.go);
+	// splitting a wider table around them lets them land in the lowest
+	// level, where compactions leave them alone.
+	o.Experimental.IngestSplit = func() bool { return true }
 	// Shares, digests and commitments are uniformly random: compression
 	// only costs CPU and a copy.
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings {

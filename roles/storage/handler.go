@@ -33,11 +33,10 @@ func (h *handler) handle(ctx context.Context, req wire.Message) (wire.Message, e
 		}
 		return &wire.Ok{}, nil
 	case *wire.SyncFile:
-		if err := h.shares.Sync(); err != nil {
-			return storeError("sync", err)
-		}
-		if err := h.shares.HasChunks(m.FileID, m.Epoch, m.Chunks); err != nil {
-			return storeError("check chunks", err)
+		// Makes this file's chunks durable (its staged chunks are
+		// ingested) and checks that every chunk is there.
+		if err := h.shares.SyncFile(m.FileID, m.Epoch, m.Chunks); err != nil {
+			return storeError("sync file", err)
 		}
 		return &wire.Ok{}, nil
 	case *wire.GetChunk:

@@ -113,3 +113,60 @@ func TestRenewPrepareCommitAbort(t *testing.T) {
 		t.Fatalf("epochs after commit %v, want [1]", es)
 	}
 }
+
+// SyncFile through the handler: a file sent in order is staged, made
+// durable and checked; a missing chunk is answered NotFound; a file that
+// was never written is NotFound too.
+func TestSyncFileStagedUpload(t *testing.T) {
+	dir := t.TempDir()
+	ss, err := store.OpenShareStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handler{shares: ss, log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	call := func(m wire.Message) wire.Message {
+		t.Helper()
+		r, err := h.handle(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	id := wire.FileID{9, 9, 9}
+	var chunks [][]byte
+	for i := uint32(0); i < 6; i++ {
+		data := bytes.Repeat([]byte{byte(i + 1)}, 20000+int(i))
+		chunks = append(chunks, data)
+		if _, ok := call(&wire.PutChunk{FileID: id, Epoch: 0, Index: i, Data: data}).(*wire.Ok); !ok {
+			t.Fatalf("put chunk %d failed", i)
+		}
+	}
+	if e, ok := call(&wire.SyncFile{FileID: id, Epoch: 0, Chunks: 7}).(*wire.Error); !ok || e.Code != wire.CodeNotFound {
+		t.Fatal("SyncFile claiming 7 chunks of 6 was not answered NotFound")
+	}
+	if _, ok := call(&wire.SyncFile{FileID: id, Epoch: 0, Chunks: 6}).(*wire.Ok); !ok {
+		t.Fatal("SyncFile of a complete file failed")
+	}
+	if e, ok := call(&wire.SyncFile{FileID: wire.FileID{1}, Epoch: 0, Chunks: 1}).(*wire.Error); !ok || e.Code != wire.CodeNotFound {
+		t.Fatal("SyncFile of an unknown file was not answered NotFound")
+	}
+	if err := ss.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ss, err = store.OpenShareStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	h.shares = ss
+	for i, want := range chunks {
+		r, ok := call(&wire.GetChunk{FileID: id, Epoch: 0, Index: uint32(i)}).(*wire.ChunkData)
+		if !ok || !bytes.Equal(r.Data, want) {
+			t.Fatalf("chunk %d does not read back after reopening", i)
+		}
+	}
+	if st, ok := call(&wire.Stats{}).(*wire.StatsReply); !ok || st.Files != 1 || st.UsedBytes != 6*20000+15 {
+		t.Fatalf("stats after the upload: %+v", st)
+	}
+}
