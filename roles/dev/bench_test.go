@@ -15,6 +15,8 @@ import (
 	"time"
 
 	mrand "math/rand/v2"
+
+	"github.com/qasmat/qasmat/roles/proxy"
 )
 
 type prng struct {
@@ -90,7 +92,8 @@ func BenchmarkDevCluster(b *testing.B) {
 		}
 		mib = n
 	}
-	url, _ := startDev(b, Options{Storages: 5})
+	// 1 GiB is above the default max_file_size (1,000,000,000 bytes).
+	url, _ := startDev(b, Options{Storages: 5, Proxy: func(o *proxy.Options) { o.MaxFileSize = max(o.MaxFileSize, mib<<21) }})
 	b.ResetTimer()
 	measure(b, url, mib<<20, 3)
 	b.ReportMetric(peakRSSMiB(), "process-peak-RSS-MiB")

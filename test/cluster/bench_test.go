@@ -35,7 +35,8 @@ func peakRSS(pid int) int64 {
 //	go test ./test/cluster -run '^$' -bench ProtectRetrieve1GiB -benchtime 1x
 func BenchmarkProtectRetrieve1GiB(b *testing.B) {
 	const size = 1 << 30
-	c := newCluster(b, clusterOpts{storages: 5})
+	// 1 GiB is above the default max_file_size (1,000,000,000 bytes).
+	c := newCluster(b, clusterOpts{storages: 5, maxFileSize: 2 << 30})
 	var up, down time.Duration
 	for i := 0; i < b.N; i++ {
 		name := fmt.Sprintf("big-%d.bin", i)
