@@ -19,10 +19,12 @@ import (
 
 // ansibleRun is one ansible-playbook run against this machine.
 type ansibleRun struct {
-	t      *testing.T
-	dir    string // the work folder: inventory, extra vars, logs
-	prefix string
-	runs   int
+	t       *testing.T
+	dir     string // the work folder: inventory, extra vars, logs
+	prefix  string
+	manager string // qasmat_service_manager: none or systemd
+	unitDir string // where the units are installed
+	runs    int
 }
 
 var recapRE = regexp.MustCompile(`(?m)^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
@@ -74,11 +76,18 @@ func tail(s string, lines int) string {
 	return strings.Join(l, "\n")
 }
 
-// pid reads a service's pid file (service manager "none") and checks the
-// process lives and runs as the qasmat user.
+// pid reads a service's pid (the pid file with service manager "none",
+// systemd's MainPID otherwise) and checks the process lives and runs as the
+// qasmat user.
 func (a *ansibleRun) pid(unit string, uid int) int {
 	a.t.Helper()
-	b, err := os.ReadFile(filepath.Join(a.prefix, "run/qasmat", unit+".pid"))
+	var b []byte
+	var err error
+	if a.manager == "systemd" {
+		b, err = exec.Command("systemctl", "show", "--property=MainPID", "--value", unit).Output()
+	} else {
+		b, err = os.ReadFile(filepath.Join(a.prefix, "run/qasmat", unit+".pid"))
+	}
 	if err != nil {
 		a.t.Fatalf("%s: %v", unit, err)
 	}
@@ -104,8 +113,27 @@ func (a *ansibleRun) pid(unit string, uid int) int {
 // server, then ansible/remove.yml. systemd is not PID 1 on CI machines, so
 // the services run with qasmat_service_manager=none (the same command lines
 // as the installed units, which the playbook checks with systemd-analyze
-// verify).
+// verify); TestAnsiblePlaybookSystemd is the same with systemd.
 func TestAnsiblePlaybook(t *testing.T) {
+	testAnsiblePlaybook(t, "none")
+}
+
+// TestAnsiblePlaybookSystemd is TestAnsiblePlaybook with
+// qasmat_service_manager=systemd: the units go to /etc/systemd/system and
+// systemd starts, restarts and stops the services. It needs a machine whose
+// PID 1 is systemd and an explicit opt-in, since it installs units there.
+func TestAnsiblePlaybookSystemd(t *testing.T) {
+	const how = "; on a machine with systemd run: sudo QASMAT_DEPLOY_SYSTEMD=1 QASMAT_BIN=$PWD/bin/qasmat go test ./test/deploy -run AnsiblePlaybookSystemd -v"
+	if b, err := os.ReadFile("/proc/1/comm"); err != nil || strings.TrimSpace(string(b)) != "systemd" {
+		t.Skip("systemd is not PID 1 here (CI machines and containers)" + how)
+	}
+	if os.Getenv("QASMAT_DEPLOY_SYSTEMD") != "1" {
+		t.Skip("installs units in /etc/systemd/system: opt in with QASMAT_DEPLOY_SYSTEMD=1" + how)
+	}
+	testAnsiblePlaybook(t, "systemd")
+}
+
+func testAnsiblePlaybook(t *testing.T, manager string) {
 	needRoot(t)
 	needTool(t, "ansible-playbook", "ansible")
 	dir, err := os.MkdirTemp("", "qasmat-ansible-")
@@ -117,13 +145,13 @@ func TestAnsiblePlaybook(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := filepath.Join(dir, "root")
-	a := &ansibleRun{t: t, dir: dir, prefix: prefix}
+	unitDir := filepath.Join(prefix, "etc/systemd/system")
+	if manager == "systemd" {
+		unitDir = "/etc/systemd/system"
+	}
+	a := &ansibleRun{t: t, dir: dir, prefix: prefix, manager: manager, unitDir: unitDir}
 	const svcUser = "qasmatci"
 	webPort, peerPort, kmsPort := testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
-	manager := "none"
-	if b, err := os.ReadFile("/proc/1/comm"); err == nil && strings.TrimSpace(string(b)) == "systemd" {
-		t.Log("systemd is PID 1 here, but the test still uses qasmat_service_manager=none to stay inside its prefix")
-	}
 	inventory := `---
 all:
   hosts:
@@ -146,6 +174,7 @@ qasmat_prefix: %q
 qasmat_user: %s
 qasmat_group: %s
 qasmat_service_manager: %s
+qasmat_unit_dir: %q
 qasmat_psk_local_path: %q
 qasmat_proxy_peer_port: %d
 qasmat_web_port: %d
@@ -154,7 +183,7 @@ qasmat_allowed_cors_origins: ["https://qasmat.test"]
 qasmat_trusted_proxies: ["127.0.0.1/32"]
 qasmat_reconnection_interval: 1
 qasmat_ready_timeout: 60
-`, qasmatBin, prefix, svcUser, svcUser, manager, filepath.Join(dir, "secrets", "psk.key"), peerPort, webPort, kmsPort)
+`, qasmatBin, prefix, svcUser, svcUser, manager, unitDir, filepath.Join(dir, "secrets", "psk.key"), peerPort, webPort, kmsPort)
 	for name, content := range map[string]string{"inventory.yml": inventory, "vars.yml": vars} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -190,7 +219,7 @@ qasmat_ready_timeout: 60
 	for _, unit := range []string{"qasmat-proxy", "qasmat-storage@s1", "qasmat-storage@s2", "qasmat-storage@s3", "qasmat-kms-sim"} {
 		pids[unit] = a.pid(unit, uid)
 	}
-	checkInstalledFiles(t, prefix, svcUser)
+	checkInstalledFiles(t, prefix, unitDir, svcUser)
 
 	// The playbook returned after every storage server connected: a round
 	// trip works at once (the instance is private; 127.0.0.1 is trusted).
@@ -247,10 +276,13 @@ qasmat_ready_timeout: 60
 			t.Fatalf("%s (pid %d) still runs after remove.yml", unit, pid)
 		}
 	}
-	for _, p := range []string{"usr/local/bin/qasmat", "etc/qasmat", "var/lib/qasmat", "etc/systemd/system/qasmat-proxy.service"} {
+	for _, p := range []string{"usr/local/bin/qasmat", "etc/qasmat", "var/lib/qasmat"} {
 		if _, err := os.Stat(filepath.Join(prefix, p)); err == nil {
 			t.Fatalf("%s still exists after remove.yml", p)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(unitDir, "qasmat-proxy.service")); err == nil {
+		t.Fatalf("%s/qasmat-proxy.service still exists after remove.yml", unitDir)
 	}
 	if _, err := osuser.Lookup(svcUser); err == nil {
 		t.Fatal("the system user still exists after remove.yml -e qasmat_remove_user=true")
@@ -273,7 +305,7 @@ func changedTasks(out string) string {
 
 // checkInstalledFiles checks owners and modes, and that the installed units
 // are deploy/systemd's with only the paths and user changed.
-func checkInstalledFiles(t *testing.T, prefix, svcUser string) {
+func checkInstalledFiles(t *testing.T, prefix, unitDir, svcUser string) {
 	t.Helper()
 	for _, c := range []struct {
 		path string
@@ -303,7 +335,7 @@ func checkInstalledFiles(t *testing.T, prefix, svcUser string) {
 	)
 	listen := regexp.MustCompile(`--listen 127\.0\.0\.1:\d+`)
 	for _, unit := range []string{"qasmat-proxy.service", "qasmat-storage@.service", "qasmat-kms-sim.service"} {
-		b, err := os.ReadFile(filepath.Join(prefix, "etc/systemd/system", unit))
+		b, err := os.ReadFile(filepath.Join(unitDir, unit))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -292,3 +292,30 @@ func unmountUnder(dir string) {
 		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
 	}
 }
+
+// TestUserDockerfile builds deploy/docker/Dockerfile from source (node and
+// Go base images, then FROM scratch) and runs the image. It needs a Docker
+// engine that can pull the base images, which this project's CI machines
+// cannot reach; it skips with the reason and the command elsewhere.
+func TestUserDockerfile(t *testing.T) {
+	const how = "; where base images can be pulled run: QASMAT_DOCKER_FROM_SOURCE=1 go test ./test/deploy -run UserDockerfile -v"
+	if os.Getenv("QASMAT_DOCKER_FROM_SOURCE") != "1" {
+		t.Skip("building from source pulls node and golang base images, which this machine cannot reach" + how)
+	}
+	docker := needTool(t, "docker", "docker.io")
+	tag := fmt.Sprintf("qasmat-src-test:%d", os.Getpid())
+	build := exec.Command(docker, "build", "-f", "deploy/docker/Dockerfile", "-t", tag, ".")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, tail(string(out), 40))
+	}
+	defer exec.Command(docker, "rmi", "-f", tag).Run()
+	out, err := exec.Command(docker, "run", "--rm", tag, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "qasmat version") {
+		t.Fatalf("the image does not run qasmat: %v %s", err, out)
+	}
+	user, err := exec.Command(docker, "image", "inspect", "--format", "{{.Config.User}}", tag).Output()
+	if err != nil || strings.TrimSpace(string(user)) == "" || strings.TrimSpace(string(user)) == "0" {
+		t.Fatalf("the image runs as %q (%v), want a non-root user", user, err)
+	}
+}
