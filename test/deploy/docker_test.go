@@ -311,7 +311,7 @@ func TestUserDockerfile(t *testing.T) {
 	}
 	defer exec.Command(docker, "rmi", "-f", tag).Run()
 	out, err := exec.Command(docker, "run", "--rm", tag, "version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "qasmat version") {
+	if err != nil || !strings.HasPrefix(string(out), "qasmat ") {
 		t.Fatalf("the image does not run qasmat: %v %s", err, out)
 	}
 	user, err := exec.Command(docker, "image", "inspect", "--format", "{{.Config.User}}", tag).Output()
