@@ -348,6 +348,32 @@ func (s *ShareStore) GetChunk(fileID [16]byte, epoch, index uint32) ([]byte, err
 	return v, err
 }
 
+// ViewChunk calls fn with one share chunk as pebble holds it, without the
+// copy GetChunk makes: the slice is valid only during fn, and fn must not
+// modify or keep it. fn's error is returned as is; a missing chunk is
+// ErrNotFound (and fn is not called).
+func (s *ShareStore) ViewChunk(fileID [16]byte, epoch, index uint32, fn func(chunk []byte) error) error {
+	if err := s.g.enter(); err != nil {
+		return err
+	}
+	defer s.g.leave()
+	if err := s.settle(fileID, epoch); err != nil {
+		return err
+	}
+	v, closer, err := s.db.Get(chunkKey(pfxChunk, fileID, epoch, index))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("store: chunk %x epoch %d index %d: %w", fileID, epoch, index, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	ferr := fn(v)
+	if err := closer.Close(); err != nil && ferr == nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return ferr
+}
+
 // HasChunks checks that chunks 0..count-1 of the file exist at epoch. The
 // error wraps ErrNotFound and names the first missing chunk.
 func (s *ShareStore) HasChunks(fileID [16]byte, epoch, count uint32) error {

@@ -579,3 +579,33 @@ func TestShareStoreDeleteIsDurable(t *testing.T) {
 	}
 	wantUsage(t, s2, 3000, 1)
 }
+
+func TestShareStoreViewChunk(t *testing.T) {
+	s := openShares(t, t.TempDir())
+	want := put(t, s, fid(1), 2, 7, 70000)
+	var got []byte
+	if err := s.ViewChunk(fid(1), 2, 7, func(chunk []byte) error {
+		got = append([]byte(nil), chunk...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("ViewChunk handed bytes that differ from the stored chunk")
+	}
+	called := false
+	err := s.ViewChunk(fid(1), 2, 8, func([]byte) error { called = true; return nil })
+	if !errors.Is(err, ErrNotFound) || called {
+		t.Fatalf("missing chunk: err %v, fn called %v; want ErrNotFound without a call", err, called)
+	}
+	sentinel := errors.New("from fn")
+	if err := s.ViewChunk(fid(1), 2, 7, func([]byte) error { return sentinel }); !errors.Is(err, sentinel) {
+		t.Fatalf("fn's error not returned: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ViewChunk(fid(1), 2, 7, func([]byte) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("ViewChunk after Close: %v, want ErrClosed", err)
+	}
+}

@@ -64,11 +64,14 @@ type Conn struct {
 	closeErr error                      // why the connection closed; nil while open
 	handler  Handler
 
-	served    chan struct{} // closed when Serve sets the handler
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
+	served chan struct{} // closed when Serve sets the handler
+	// ownReplies: replies go back to the buffer pool once written
+	// (ServeOwned); set before served is closed.
+	ownReplies bool
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       chan struct{}
+	closeOnce  sync.Once
 }
 
 type pendingCall struct {
@@ -241,10 +244,21 @@ func (c *Conn) finish(id uint32, r callResult) bool {
 	return true
 }
 
+// ServeOwned is Serve for a handler that gives up each reply it returns:
+// once written, the reply's buffer goes back to the pool (see Release), so
+// h must not return a buffer that anything else still refers to.
+func (c *Conn) ServeOwned(h Handler) error {
+	return c.serve(h, true)
+}
+
 // Serve handles the peer's requests with h, each in its own goroutine, until
 // the connection closes; it then returns the reason (wrapping ErrClosed).
 // Requests that arrive before Serve is called wait for it. Call it once.
 func (c *Conn) Serve(h Handler) error {
+	return c.serve(h, false)
+}
+
+func (c *Conn) serve(h Handler, ownReplies bool) error {
 	if h == nil {
 		return errors.New("transport: Serve with a nil handler")
 	}
@@ -254,6 +268,7 @@ func (c *Conn) Serve(h Handler) error {
 		return errors.New("transport: Serve called twice")
 	}
 	c.handler = h
+	c.ownReplies = ownReplies
 	c.mu.Unlock()
 	close(c.served)
 	<-c.done
@@ -281,6 +296,9 @@ func (c *Conn) runHandler(ctx context.Context, cancel context.CancelFunc, id uin
 		return
 	}
 	c.writeMessage(context.Background(), kindResponse, id, reply)
+	if c.ownReplies {
+		Release(reply)
+	}
 }
 
 func callHandler(ctx context.Context, h Handler, req []byte) (reply []byte, err error) {
@@ -504,7 +522,7 @@ func (a *assembly) add(h frameHeader, payload []byte, limit int) ([]byte, bool, 
 		return nil, false, fmt.Errorf("%d-byte message exceeds the %d-byte message limit", h.total, limit)
 	case h.first:
 		a.total, a.started = int(h.total), true
-		a.buf = make([]byte, 0, a.total)
+		a.buf = NewBuffer(a.total)
 	case !a.started:
 		return nil, false, errors.New("a fragment before the first one")
 	}

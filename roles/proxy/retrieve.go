@@ -108,6 +108,7 @@ type fetched struct {
 	meta   shamir.ChunkMeta
 	slots  []slot
 	shares [][]byte
+	raw    [][]byte // reply buffers the shares point into
 	err    error
 }
 
@@ -127,11 +128,14 @@ func (f *fetcher) fetch(ctx context.Context, index uint32) fetched {
 	out.meta = shamir.ChunkMeta{Index: index, PlainLen: uint32(plain), Commitment: rec.Commitment}
 	type result struct {
 		data []byte
+		raw  []byte // the reply's buffer, handed back once combined
 		err  error
 	}
 	get := func(s slot) result {
-		m, err := call(ctx, s.conn, &wire.GetChunk{FileID: f.rec.ID, Epoch: f.rec.Epoch, Index: index})
+		kc := &keepReply{c: s.conn}
+		m, err := call(ctx, kc, &wire.GetChunk{FileID: f.rec.ID, Epoch: f.rec.Epoch, Index: index})
 		if err != nil {
+			transport.Release(kc.raw)
 			return result{err: err}
 		}
 		cd, ok := m.(*wire.ChunkData)
@@ -143,9 +147,10 @@ func (f *fetcher) fetch(ctx context.Context, index uint32) fetched {
 			return result{err: err}
 		}
 		if shareDigest(data) != rec.Digests[s.idx] {
+			transport.Release(kc.raw)
 			return result{err: errors.New("share chunk does not match its digest")}
 		}
-		return result{data: data}
+		return result{data: data, raw: kc.raw}
 	}
 	f.mu.Lock()
 	slots := slices.Clone(f.chosen)
@@ -178,10 +183,34 @@ func (f *fetcher) fetch(ctx context.Context, index uint32) fetched {
 	}
 	out.slots = slots
 	out.shares = make([][]byte, len(results))
+	out.raw = make([][]byte, len(results))
 	for i, r := range results {
 		out.shares[i] = r.data
+		out.raw[i] = r.raw
 	}
 	return out
+}
+
+// release hands the reply buffers back to the transport's pool; the shares
+// (which may point into them) are not used after.
+func (r *fetched) release() {
+	for _, b := range r.raw {
+		transport.Release(b)
+	}
+	r.raw, r.shares = nil, nil
+}
+
+// keepReply is a caller that remembers the raw reply, so that its buffer can
+// go back to the pool once the share chunk in it has been combined.
+type keepReply struct {
+	c   caller
+	raw []byte
+}
+
+func (k *keepReply) Call(ctx context.Context, req []byte) ([]byte, error) {
+	b, err := k.c.Call(ctx, req)
+	k.raw = b
+	return b, err
 }
 
 // replace swaps the server in position i, which failed, for a spare one for
@@ -251,6 +280,7 @@ func (p *Proxy) Retrieve(ctx context.Context, u webui.User, name string, start f
 			return p.retrieveFailed(err, w != nil)
 		}
 		buf, err = shamir.OpenChunk(comb, r.meta, r.shares, buf[:0])
+		r.release()
 		if err != nil {
 			p.log.Error("a chunk failed its integrity check after its shares matched their digests",
 				"chunk", r.index, "err", err)
