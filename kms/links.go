@@ -123,6 +123,16 @@ func (l *Links) sealer(peer string) *Sealer {
 	return s
 }
 
+// Reset drops the sealer of the link to peer, so that the next message
+// to it takes a fresh key: after a failed transfer or a new connection the
+// peer may not have (or no longer have) the key in use, and a key manager
+// hands a key to its slave only once.
+func (l *Links) Reset(peer string) {
+	l.mu.Lock()
+	delete(l.sealers, peer)
+	l.mu.Unlock()
+}
+
 func (l *Links) opener(peer string) *Opener {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -413,6 +413,12 @@ func (p *Opener) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 }
 
 func (p *Opener) fetch(ctx context.Context, ids []string) ([]Key, error) {
+	// A key manager hands each key to its slave once: a fetch abandoned
+	// half-way (the message's transfer was cancelled) would lose a key the
+	// sender may keep using. The fetch therefore outlives the caller's
+	// cancellation, bounded by its own timeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	var keys []Key
 	for len(ids) > 0 {
 		n := min(len(ids), p.o.MaxKeysPerRequest)

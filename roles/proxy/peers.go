@@ -210,6 +210,7 @@ func (p *Proxy) servePeer(ctx context.Context, c *transport.Conn) {
 	log.Info("storage server connected", "location", mem.location, "version", mem.version)
 	p.metrics.connected.Set(float64(len(p.reg.connected())))
 	p.kickSweeper()
+	p.resetTransit(mem.name)
 	go p.checkTransit(mem.name)
 	p.pingLoop(ctx, c, key, log)
 	p.reg.disconnected(key, c)

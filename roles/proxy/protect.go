@@ -238,6 +238,7 @@ func (p *Proxy) sendShares(ctx context.Context, cancel context.CancelCauseFunc, 
 			err := p.sendChunk(ctx, m, id, job)
 			if err != nil {
 				failed = true
+				p.resetTransit(m.name)
 				if ctx.Err() == nil {
 					cancel(&serverError{name: m.name, err: err})
 				}

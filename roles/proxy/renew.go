@@ -327,6 +327,7 @@ func (p *Proxy) prepareChunk(ctx context.Context, rec store.FileRecord, holders 
 			}
 			reply, err := call(ctx, h.conn, &wire.RenewPrepare{FileID: rec.ID, FromEpoch: from, ToEpoch: to, Index: index, Delta: delta})
 			if err != nil {
+				p.resetTransit(h.slot.ServerName)
 				errs[i] = fmt.Errorf("storage server %s: %w", h.slot.ServerName, err)
 				return
 			}

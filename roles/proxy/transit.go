@@ -109,3 +109,12 @@ func transitName(l *kms.Links) string {
 	}
 	return l.Mode().String()
 }
+
+// resetTransit makes the next share sent to server name use a fresh QKD
+// key: after a failed send or a reconnection the server may lack the key in
+// use (its fetch was cancelled, or it restarted and lost its cache).
+func (p *Proxy) resetTransit(name string) {
+	if p.opts.Transit != nil {
+		p.opts.Transit.Reset(p.peerSAE(name))
+	}
+}

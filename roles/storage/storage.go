@@ -164,7 +164,7 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 	var lastHeard atomic.Int64
 	lastHeard.Store(time.Now().UnixNano())
 	go func() {
-		served <- conn.Serve(func(hctx context.Context, req []byte) ([]byte, error) {
+		served <- conn.ServeOwned(func(hctx context.Context, req []byte) ([]byte, error) {
 			lastHeard.Store(time.Now().UnixNano())
 			m, err := wire.Unmarshal(req)
 			if err != nil {
@@ -176,6 +176,10 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 			}
 			if refused := s.transitIn(hctx, m); refused != nil {
 				return wire.Marshal(refused)
+			}
+			// Every reply is freshly encoded and given up (ServeOwned).
+			if g, ok := m.(*wire.GetChunk); ok && s.opts.Transit == nil {
+				return s.h.getChunkReply(g)
 			}
 			reply, err := s.h.handle(hctx, m)
 			if err != nil {
@@ -211,6 +215,11 @@ func (s *Server) session(ctx context.Context) (connected bool, err error) {
 		return false, fmt.Errorf("refused by the proxy: %s", reply.Reason)
 	}
 	s.log.Info("connected to the proxy", "proxy", conn.RemoteAddr().String())
+	if s.opts.Transit != nil {
+		// A new session: the proxy may have restarted and lost the QKD
+		// keys it already fetched; share chunks sent back use a fresh key.
+		s.opts.Transit.Reset(s.proxySAE())
+	}
 	silence := s.opts.ProxySilence
 	if silence <= 0 {
 		silence = defaultProxySilence

@@ -95,6 +95,18 @@ func TestQKDTransitRoundTrip(t *testing.T) {
 					t.Fatalf("link to %s: %q, want ok", st.Servers[i], s)
 				}
 			}
+			// A storage server that restarts has lost the keys it fetched:
+			// the proxy seals for it with a fresh key from then on (a key
+			// manager hands a key to its slave only once).
+			c.storages[0].Stop()
+			c.storages[0].Restart()
+			c.waitConnected(3)
+			after := make([]byte, 700_000)
+			rand.Read(after)
+			if err := c.protectBytes(defaultUser, "after-restart.bin", 3, after); err != nil {
+				t.Fatalf("protect after a storage server restarted: %v", err)
+			}
+			c.mustRetrieve(t, "after-restart.bin", after)
 			// Renewal deltas travel sealed too.
 			data := make([]byte, 1_200_000)
 			rand.Read(data)
