@@ -546,14 +546,17 @@ func (s *stuckConn) Read(b []byte) (int, error) {
 	return s.Conn.Read(b)
 }
 
-func TestWriteTimeoutNoticesDeadPeer(t *testing.T) {
-	l := listen(t, Config{Static: newKey(t), WriteTimeout: 200 * time.Millisecond, MaxMessageSize: 16 << 20})
+// stuckPeer returns the server end of a connection whose client has stopped
+// reading: the server's writes stall once the socket buffers are full.
+func stuckPeer(t *testing.T, writeTimeout time.Duration) *Conn {
+	t.Helper()
+	l := listen(t, Config{Static: newKey(t), WriteTimeout: writeTimeout, MaxMessageSize: 16 << 20})
 	raw, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &stuckConn{Conn: raw, hold: make(chan struct{})}
-	defer close(s.hold)
+	t.Cleanup(func() { close(s.hold) })
 	acc := make(chan *Conn, 1)
 	go func() {
 		c, err := l.Accept()
@@ -566,11 +569,16 @@ func TestWriteTimeoutNoticesDeadPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
 	server := await(t, acc, "Accept")
-	defer server.Close()
+	t.Cleanup(func() { server.Close() })
 	// The bufio reader may hold bytes already read; from now on nothing is.
 	s.stuck.Store(true)
+	return server
+}
+
+func TestWriteTimeoutNoticesDeadPeer(t *testing.T) {
+	server := stuckPeer(t, 200*time.Millisecond)
 	// Far more than the socket buffers hold: the writes must stall.
 	for range DefaultMaxInflight {
 		go server.Call(testContext(t), make([]byte, 16<<20))
@@ -585,29 +593,7 @@ func TestWriteTimeoutNoticesDeadPeer(t *testing.T) {
 // on a dead link fails at its deadline, not at the write timeout: this is
 // how the proxy's ping notices a link cut during a transfer.
 func TestDeadlineWhileWaitingBehindStuckWrite(t *testing.T) {
-	l := listen(t, Config{Static: newKey(t), WriteTimeout: time.Minute, MaxMessageSize: 16 << 20})
-	raw, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &stuckConn{Conn: raw, hold: make(chan struct{})}
-	defer close(s.hold)
-	acc := make(chan *Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			t.Error(err)
-		}
-		acc <- c
-	}()
-	client, err := Client(testContext(t), s, Config{Static: newKey(t), MaxMessageSize: 16 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := await(t, acc, "Accept")
-	defer server.Close()
-	s.stuck.Store(true)
+	server := stuckPeer(t, time.Minute)
 	go server.Call(testContext(t), make([]byte, 16<<20)) // fills the socket buffers, then blocks
 	waitFor(t, "the big write to take the write lock", func() bool {
 		server.wlock.mu.Lock()
@@ -618,7 +604,7 @@ func TestDeadlineWhileWaitingBehindStuckWrite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = server.Call(ctx, []byte("ping"))
+	_, err := server.Call(ctx, []byte("ping"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ping behind a stuck write: %v, want its deadline", err)
 	}

@@ -33,57 +33,37 @@ func addSeeds(f *testing.F) {
 // parses is valid and survives MarshalJSON and a second parse unchanged.
 func FuzzParseProxy(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseProxy("proxy.json", data)
-		if err != nil {
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *Error", err)
-			}
-			return
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatalf("parsed but invalid: %v", err)
-		}
-		b, err := json.Marshal(c)
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		back, err := ParseProxy("proxy.json", b)
-		if err != nil {
-			t.Fatalf("%s does not parse back: %v", b, err)
-		}
-		if !reflect.DeepEqual(back, c) {
-			t.Fatalf("round trip of %s:\n got %+v\nwant %+v", b, back, c)
-		}
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { checkParse(t, "proxy.json", ParseProxy, data) })
 }
 
 // FuzzParseStorage is FuzzParseProxy for the storage server's file.
 func FuzzParseStorage(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseStorage("storage.json", data)
-		if err != nil {
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *Error", err)
-			}
-			return
+	f.Fuzz(func(t *testing.T, data []byte) { checkParse(t, "storage.json", ParseStorage, data) })
+}
+
+// checkParse is the property both fuzz targets check for one input.
+func checkParse[C interface{ Validate() error }](t *testing.T, name string, parse func(string, []byte) (C, error), data []byte) {
+	c, err := parse(name, data)
+	if err != nil {
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %v is not a *Error", err)
 		}
-		if err := c.Validate(); err != nil {
-			t.Fatalf("parsed but invalid: %v", err)
-		}
-		b, err := json.Marshal(c)
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		back, err := ParseStorage("storage.json", b)
-		if err != nil {
-			t.Fatalf("%s does not parse back: %v", b, err)
-		}
-		if !reflect.DeepEqual(back, c) {
-			t.Fatalf("round trip of %s:\n got %+v\nwant %+v", b, back, c)
-		}
-	})
+		return
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("parsed but invalid: %v", err)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	back, err := parse(name, b)
+	if err != nil {
+		t.Fatalf("%s does not parse back: %v", b, err)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Fatalf("round trip of %s:\n got %+v\nwant %+v", b, back, c)
+	}
 }

@@ -9,14 +9,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	mrand "math/rand/v2"
 
 	"github.com/qasmat/qasmat/roles/proxy"
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 type prng struct {
@@ -140,44 +139,28 @@ func BenchmarkDevClusterQKD(b *testing.B) {
 func BenchmarkDevSmallFiles(b *testing.B) {
 	url, _ := startDev(b, Options{Storages: 3})
 	data := bytes.Repeat([]byte("q"), 4096)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
 	b.ResetTimer()
 	start := time.Now()
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				var body bytes.Buffer
-				mw := multipart.NewWriter(&body)
-				mw.WriteField("threshold", "2")
-				fw, _ := mw.CreateFormFile("file", fmt.Sprintf("small-%d", i))
-				fw.Write(data)
-				mw.Close()
-				resp, err := http.Post(url+"/api/file/protect", mw.FormDataContentType(), &body)
-				if err != nil {
-					errs <- err
-					return
-				}
-				msg, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					errs <- fmt.Errorf("protect: HTTP %d %s", resp.StatusCode, msg)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	errs := testkit.Concurrently(16, b.N, func(i int) error {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("threshold", "2")
+		fw, _ := mw.CreateFormFile("file", fmt.Sprintf("small-%d", i))
+		fw.Write(data)
+		mw.Close()
+		resp, err := http.Post(url+"/api/file/protect", mw.FormDataContentType(), &body)
+		if err != nil {
+			return err
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("protect: HTTP %d %s", resp.StatusCode, msg)
+		}
+		return nil
+	})
 	elapsed := time.Since(start)
-	close(errs)
-	for err := range errs {
+	for _, err := range errs {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "protects/s")

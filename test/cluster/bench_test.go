@@ -6,10 +6,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qasmat/qasmat/test/testkit"
 )
 
 // peakRSS reads a process's peak resident set size (VmHWM) in bytes.
@@ -67,31 +67,13 @@ func BenchmarkProtectRetrieve1GiB(b *testing.B) {
 func BenchmarkSmallFilesConcurrent(b *testing.B) {
 	c := newCluster(b, clusterOpts{storages: 3})
 	data := bytes.Repeat([]byte("q"), 4096)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
 	b.ResetTimer()
 	start := time.Now()
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				if err := c.protectBytes(defaultUser, fmt.Sprintf("small-%d", i), 2, data); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	errs := testkit.Concurrently(16, b.N, func(i int) error {
+		return c.protectBytes(defaultUser, fmt.Sprintf("small-%d", i), 2, data)
+	})
 	elapsed := time.Since(start)
-	close(errs)
-	for err := range errs {
+	for _, err := range errs {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "protects/s")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -213,4 +214,35 @@ func WriteJSON(t testing.TB, path string, v any) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Concurrently runs fn(1) .. fn(n) on the given number of workers and
+// returns the errors; a worker stops at its first error.
+func Concurrently(workers, n int, fn func(i int) error) []error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					return
+				}
+				if err := fn(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
 }
